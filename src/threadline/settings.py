@@ -1,0 +1,40 @@
+"""Runtime settings, read from ``THREADLINE_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a Threadline process.
+
+    Each field maps to the environment variable ``THREADLINE_<FIELD>`` (case-insensitive), e.g.
+    ``THREADLINE_DATA_DIR=/var/lib/threadline``. CLI flags override the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="THREADLINE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(4318, ge=0, le=65535, description="HTTP port (4318 is the OTLP/HTTP default).")
+    data_dir: Path = Field(Path(".threadline"), description="Directory of the embedded chDB store.")
+    database: str = Field(
+        "threadline", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="ClickHouse database holding the tables."
+    )
+    clickhouse_url: str | None = Field(
+        None, description="ClickHouse server URL (http://user:pass@host:8123); when unset the embedded chDB is used."
+    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest accepted ingest body, after gunzip.")
+    flush_interval_ms: float = Field(
+        5.0, ge=0, description="Group commit: how long the writer waits to gather more spans into a batch (ms)."
+    )
+    flush_max_spans: int = Field(20_000, gt=0, description="Group commit: a batch is flushed at this many spans.")
+    max_pending_spans: int = Field(
+        500_000, gt=0, description="Spans waiting for the writer above which ingest answers 503 with Retry-After."
+    )
+    price_table: Path | None = Field(
+        None, description="JSON file of model prices overriding/extending the shipped table (USD per 1M tokens)."
+    )
+    log_level: str = Field("info", description="Log level of the server (debug, info, warning, error).")

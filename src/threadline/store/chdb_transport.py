@@ -1,0 +1,106 @@
+"""Embedded transport: chDB (ClickHouse in-process) on a local data directory.
+
+chDB allows one data directory per process and a directory open in one process cannot be opened by another, so
+sessions are cached per process by path and shared by every :class:`Store` of that process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from clickhouse_connect.driver.binding import format_bind_value
+
+from threadline.store.errors import QueryError, StoreError, StoreUnavailable
+
+_sessions: dict[str, Any] = {}
+_sessions_lock = threading.Lock()
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def _open_session(path: Path) -> Any:
+    from chdb import session as chdb_session
+
+    key = str(path.resolve())
+    with _sessions_lock:
+        if key not in _sessions:
+            if _sessions:
+                raise StoreUnavailable(
+                    f"chDB already has {next(iter(_sessions))} open in this process; it allows one data directory "
+                    "per process"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                _sessions[key] = chdb_session.Session(key)
+            except Exception as exc:  # chDB raises plain RuntimeError when the directory is locked
+                raise StoreUnavailable(
+                    f"cannot open the data directory {key}: {exc}. Is another Threadline process using it?"
+                ) from exc
+        return _sessions[key]
+
+
+def _bind(params: Mapping[str, Any]) -> dict[str, str]:
+    """Render Python values in ClickHouse's parameter text format (clickhouse-connect's own rules)."""
+    out: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, bool):
+            value = int(value)
+        out[name] = str(format_bind_value(value))
+    return out
+
+
+def _settings_clause(settings: Mapping[str, Any]) -> str:
+    if not settings:
+        return ""
+    parts = [f"{k} = {format_bind_value(v, top_level=False) if isinstance(v, str) else int(v)}" for k, v in
+             settings.items()]
+    return " SETTINGS " + ", ".join(parts)
+
+
+def _translate(exc: Exception, sql: str) -> StoreError:
+    message = str(exc)
+    match = _CODE.search(message)
+    return QueryError(message.split("\n")[0], code=int(match.group(1)) if match else None)
+
+
+class ChdbTransport:
+    """Runs statements on the process-wide chDB session for ``data_dir``.
+
+    Raises :class:`StoreUnavailable` when the directory cannot be opened (another process holds it).
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._session = _open_session(data_dir)
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> pa.Table:
+        try:
+            result = self._session.query(sql + _settings_clause(settings), "Arrow", params=_bind(params))
+        except Exception as exc:
+            raise _translate(exc, sql) from None
+        data = result.bytes()
+        if not data:
+            return pa.table({})
+        return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+
+    def command(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+        try:
+            self._session.query(sql + _settings_clause(settings), "Null", params=_bind(params))
+        except Exception as exc:
+            raise _translate(exc, sql) from None
+
+    def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
+        columns = ", ".join(f"`{name}`" for name in data.column_names)
+        # chDB's Python() table function resolves the variable by name in this frame.
+        arrow_rows = data  # noqa: F841
+        sql = f"INSERT INTO {table} ({columns}){_settings_clause(settings)} SELECT {columns} FROM Python(arrow_rows)"
+        try:
+            self._session.query(sql, "Null")
+        except Exception as exc:
+            raise _translate(exc, sql) from None
+
+    def close(self) -> None:
+        """Sessions are process-wide; they are closed at interpreter exit."""

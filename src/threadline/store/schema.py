@@ -1,0 +1,182 @@
+"""DDL of every table, as numbered migrations.
+
+Sort keys are chosen for the two hot reads:
+
+* **the sessions list of a project** reads ``session_rollups`` only, ordered ``(project_id, session_id)``: one row
+  per session, a contiguous key range per project, and ``ReplacingMergeTree(version, is_deleted)`` lets the writer
+  replace a session's row whenever it recomputes it (the key must be the session, not its activity time, or a
+  recomputed row would not replace the old one).
+* **all spans of one session**: ``trace_rollups`` is ordered ``(project_id, session_id, trace_id)``, so a session's
+  turns are one key range, and ``spans`` is ordered ``(project_id, trace_id, span_id)``, so each of those traces is
+  one key range too (an ``IN`` on the trace ids reads only their granules). Spans are not keyed by session because a
+  span's session is not known when it arrives: an id on a later span of the same trace claims it
+  (``trace_sessions``).
+
+``spans`` is partitioned by the month of ``start_time`` (a span field, so a replayed span lands in the same
+partition and collapses with its first copy), and deduplicated on ``(project_id, trace_id, span_id)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_DEDUP = "non_replicated_deduplication_window = 1000"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: ``version`` (1, 2, ...) is recorded in ``schema_migrations`` once applied."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree ORDER BY version
+"""
+
+SPANS = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.spans (
+    project_id LowCardinality(String),
+    trace_id String,
+    span_id String,
+    parent_span_id String,
+    session_id String COMMENT 'session id found on this span; membership is trace_sessions',
+    user_id String,
+    session_previous_id String,
+    name String,
+    kind LowCardinality(String),
+    span_type LowCardinality(String),
+    start_time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    end_time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    duration_ns UInt64,
+    status_code LowCardinality(String),
+    status_message String,
+    service_name LowCardinality(String),
+    scope_name LowCardinality(String),
+    model LowCardinality(String),
+    input_tokens UInt64,
+    output_tokens UInt64,
+    total_tokens UInt64,
+    cost_usd Float64,
+    reported_cost_usd Float64 COMMENT 'trace total reported by the client on this span, 0 when none',
+    reported_tokens UInt64,
+    end_state LowCardinality(String),
+    trace_name String COMMENT 'native ingest trace name, on the root span',
+    metadata Map(LowCardinality(String), String),
+    tags Array(String),
+    input String CODEC(ZSTD(3)),
+    output String CODEC(ZSTD(3)),
+    attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    events_time Array(DateTime64(9, 'UTC')),
+    events_name Array(LowCardinality(String)),
+    events_attributes Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)),
+    ingested_at DateTime64(6, 'UTC')
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (project_id, trace_id, span_id)
+SETTINGS {_DEDUP}
+"""
+
+TRACE_SESSIONS = """
+CREATE TABLE IF NOT EXISTS {db}.trace_sessions (
+    project_id LowCardinality(String),
+    trace_id String,
+    session_id String COMMENT 'empty: the trace belongs to no session',
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (project_id, trace_id)
+"""
+
+TRACE_ROLLUPS = """
+CREATE TABLE IF NOT EXISTS {db}.trace_rollups (
+    project_id LowCardinality(String),
+    session_id String,
+    trace_id String,
+    name String,
+    user_id String,
+    start_time DateTime64(9, 'UTC'),
+    end_time DateTime64(9, 'UTC'),
+    duration_ms Float64,
+    span_count UInt32,
+    llm_call_count UInt32,
+    tool_call_count UInt32,
+    error_count UInt32,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    total_tokens UInt64,
+    cost_usd Float64,
+    models Array(LowCardinality(String)),
+    input String CODEC(ZSTD(3)),
+    output String CODEC(ZSTD(3)),
+    status_code LowCardinality(String),
+    end_state LowCardinality(String),
+    previous_session_id String,
+    metadata Map(LowCardinality(String), String),
+    tags Array(String),
+    version UInt64,
+    is_deleted UInt8
+) ENGINE = ReplacingMergeTree(version, is_deleted)
+ORDER BY (project_id, session_id, trace_id)
+"""
+
+SESSION_ROLLUPS = """
+CREATE TABLE IF NOT EXISTS {db}.session_rollups (
+    project_id LowCardinality(String),
+    session_id String,
+    user_id String,
+    trace_count UInt32,
+    span_count UInt64,
+    llm_call_count UInt64,
+    tool_call_count UInt64,
+    error_count UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    total_tokens UInt64,
+    total_cost_usd Float64,
+    total_duration_ms Float64,
+    wall_duration_ms Float64,
+    avg_latency_ms Float64,
+    p50_latency_ms Float64,
+    p95_latency_ms Float64,
+    first_seen DateTime64(9, 'UTC'),
+    last_seen DateTime64(9, 'UTC'),
+    models Array(LowCardinality(String)),
+    first_input String CODEC(ZSTD(3)),
+    last_output String CODEC(ZSTD(3)),
+    end_state LowCardinality(String) COMMENT 'explicit end state reported on a span, empty when none',
+    previous_session_id String,
+    metadata Map(LowCardinality(String), String),
+    tags Array(String),
+    version UInt64,
+    is_deleted UInt8
+) ENGINE = ReplacingMergeTree(version, is_deleted)
+ORDER BY (project_id, session_id)
+"""
+
+SESSION_ANNOTATIONS = """
+CREATE TABLE IF NOT EXISTS {db}.session_annotations (
+    project_id LowCardinality(String),
+    session_id String,
+    name String,
+    metadata Map(LowCardinality(String), String),
+    tags Array(String),
+    bookmarked UInt8,
+    end_state LowCardinality(String),
+    deleted UInt8,
+    created_at DateTime64(3, 'UTC'),
+    updated_at DateTime64(6, 'UTC')
+) ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (project_id, session_id)
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "spans, trace_sessions, rollups, annotations",
+              (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
+)
