@@ -78,14 +78,16 @@ class Store:
             return result
         raise AssertionError("unreachable")
 
-    def select(self, sql: str, params: Mapping[str, Any] | None = None, *, tag: str) -> list[Row]:
+    def select(self, sql: str, params: Mapping[str, Any] | None = None, *, tag: str,
+               settings: Mapping[str, Any] | None = None) -> list[Row]:
         """Run a SELECT; return its rows as dicts (column name → Python value)."""
-        return self.select_arrow(sql, params, tag=tag).to_pylist()  # type: ignore[no-any-return]
+        return self.select_arrow(sql, params, tag=tag, settings=settings).to_pylist()  # type: ignore[no-any-return]
 
-    def select_arrow(self, sql: str, params: Mapping[str, Any] | None = None, *, tag: str) -> pa.Table:
+    def select_arrow(self, sql: str, params: Mapping[str, Any] | None = None, *, tag: str,
+                     settings: Mapping[str, Any] | None = None) -> pa.Table:
         """Run a SELECT; return its rows as an Arrow table."""
-        settings = {"log_comment": tag}
-        return self._run(tag, self.transport.query_arrow, self._sql(sql), params or {}, settings)
+        all_settings = {"log_comment": tag, **(settings or {})}
+        return self._run(tag, self.transport.query_arrow, self._sql(sql), params or {}, all_settings)
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None, *, tag: str,
                 settings: Mapping[str, Any] | None = None) -> None:

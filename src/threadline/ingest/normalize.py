@@ -1,0 +1,178 @@
+"""Turn a :class:`RawSpan` into a span row: validate ids and times, and extract the session fields (session, user,
+model, tokens, input/output, cost, type) by the key lists of :mod:`threadline.ingest.keys`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+from threadline.ingest import keys
+from threadline.ingest.pricing import PriceTable
+from threadline.ingest.spans import RawSpan, SpanRow
+
+MAX_ID_LENGTH = 256  # DESIGN.md: longer session/user ids are rejected per span, never cut
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+_ZERO32 = "0" * 32
+_ZERO16 = "0" * 16
+END_STATES = frozenset({"success", "failure", "indeterminate"})
+
+
+class InvalidSpan(ValueError):
+    """A span that cannot be stored; the message says which span and why (it goes into ``partial_success``)."""
+
+
+def first(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]) -> str:
+    """The value of the first key of ``candidates`` present and non-empty in ``attributes``, else ''."""
+    for key in candidates:
+        value = attributes.get(key.name)
+        if value:
+            return value
+    return ""
+
+
+def span_or_resource(raw: RawSpan, candidates: tuple[keys.Key, ...]) -> str:
+    """First match on the span's attributes, then on its resource's (DESIGN.md precedence)."""
+    return first(raw.attributes, candidates) or first(raw.resource_attributes, candidates)
+
+
+def _int(value: str) -> int:
+    if not value:
+        return 0
+    try:
+        number = int(float(value))
+    except ValueError:
+        return 0
+    return max(number, 0)
+
+
+def _float(value: str) -> float:
+    if not value:
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        return 0.0
+    return number if number > 0 and number == number and number != float("inf") else 0.0
+
+
+def _span_type(raw: RawSpan, model: str, tokens: int) -> str:
+    explicit = raw.explicit.get("span_type")
+    value = (explicit or first(raw.attributes, keys.SPAN_TYPE)).lower()
+    if value in keys.SPAN_TYPE_VALUES:
+        return keys.SPAN_TYPE_VALUES[value]
+    if model or tokens:
+        return "llm"
+    return value[:32] if value else "span"
+
+
+def _event_text(raw: RawSpan, names: tuple[str, ...]) -> str:
+    parts = []
+    for event in raw.events:
+        if event.name in names:
+            text = next((event.attributes[k] for k in keys.EVENT_CONTENT if event.attributes.get(k)), "")
+            if text:
+                parts.append(text)
+    return "\n".join(parts)
+
+
+def _json_map(text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+
+def _json_list(text: str) -> list[str]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [text]
+    if isinstance(value, list):
+        return [v if isinstance(v, str) else json.dumps(v) for v in value]
+    return [str(value)]
+
+
+def validate_ids(raw: RawSpan) -> None:
+    """Raise InvalidSpan unless trace/span ids are valid non-zero hex and the times are set and ordered."""
+    if not _HEX32.match(raw.trace_id) or raw.trace_id == _ZERO32:
+        raise InvalidSpan(f"span {raw.name!r}: trace_id {raw.trace_id!r} is not 32 hex digits (16 bytes, non-zero)")
+    if not _HEX16.match(raw.span_id) or raw.span_id == _ZERO16:
+        raise InvalidSpan(f"span {raw.name!r}: span_id {raw.span_id!r} is not 16 hex digits (8 bytes, non-zero)")
+    if raw.parent_span_id and (not _HEX16.match(raw.parent_span_id) or raw.parent_span_id == _ZERO16):
+        raise InvalidSpan(f"span {raw.span_id}: parent_span_id {raw.parent_span_id!r} is not 16 hex digits")
+    if raw.start_ns <= 0 or raw.end_ns <= 0:
+        raise InvalidSpan(f"span {raw.span_id}: start and end times are required (ns since the Unix epoch)")
+    if raw.end_ns < raw.start_ns:
+        raise InvalidSpan(f"span {raw.span_id}: end time is before start time")
+
+
+def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us: int) -> SpanRow:
+    """Validate ``raw`` and return its row for the ``spans`` table. Raises InvalidSpan (ids, times, id lengths)."""
+    validate_ids(raw)
+    ex = raw.explicit
+    session_id = str(ex.get("session_id") or span_or_resource(raw, keys.SESSION_ID))
+    user_id = str(ex.get("user_id") or span_or_resource(raw, keys.USER_ID))
+    for label, value in (("session id", session_id), ("user id", user_id)):
+        if len(value) > MAX_ID_LENGTH:
+            raise InvalidSpan(f"span {raw.span_id}: {label} is {len(value)} characters; the limit is {MAX_ID_LENGTH}")
+    attrs = raw.attributes
+    model = str(ex.get("model") or first(attrs, keys.MODEL))
+    input_tokens = int(ex["input_tokens"]) if ex.get("input_tokens") is not None else _int(
+        first(attrs, keys.INPUT_TOKENS))
+    output_tokens = int(ex["output_tokens"]) if ex.get("output_tokens") is not None else _int(
+        first(attrs, keys.OUTPUT_TOKENS))
+    total_tokens = _int(first(attrs, keys.TOTAL_TOKENS)) or input_tokens + output_tokens
+    span_type = _span_type(raw, model, total_tokens)
+    if ex.get("cost_usd") is not None:
+        cost = float(ex["cost_usd"])
+    else:
+        cost = _float(first(attrs, keys.COST)) or prices.cost_usd(model, input_tokens, output_tokens)
+    end_state = span_or_resource(raw, keys.END_STATE).lower()
+    metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)))
+    return {
+        "project_id": project_id,
+        "trace_id": raw.trace_id,
+        "span_id": raw.span_id,
+        "parent_span_id": raw.parent_span_id,
+        "session_id": session_id,
+        "user_id": user_id,
+        "session_previous_id": span_or_resource(raw, keys.PREVIOUS_SESSION_ID)[:MAX_ID_LENGTH],
+        "name": raw.name,
+        "kind": raw.kind,
+        "span_type": span_type,
+        "start_time": raw.start_ns,
+        "end_time": raw.end_ns,
+        "duration_ns": raw.end_ns - raw.start_ns,
+        "status_code": raw.status_code,
+        "status_message": raw.status_message,
+        "service_name": raw.resource_attributes.get("service.name", ""),
+        "scope_name": raw.scope_name,
+        "model": model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": total_tokens,
+        "cost_usd": cost,
+        "reported_cost_usd": float(ex.get("reported_cost_usd") or _float(first(attrs, keys.TRACE_TOTAL_COST))),
+        "reported_tokens": int(ex.get("reported_tokens") or _int(first(attrs, keys.TRACE_TOTAL_TOKENS))),
+        "end_state": end_state if end_state in END_STATES else "",
+        "trace_name": str(ex.get("trace_name") or ""),
+        "metadata": list(metadata.items()),
+        "tags": list(ex.get("tags") or _json_list(first(attrs, keys.TAGS))),
+        "input": str(ex.get("input") or first(attrs, keys.INPUT) or _event_text(raw, keys.INPUT_EVENTS)),
+        "output": str(ex.get("output") or first(attrs, keys.OUTPUT) or _event_text(raw, keys.OUTPUT_EVENTS)),
+        "attributes": list(attrs.items()),
+        "resource_attributes": list(raw.resource_attributes.items()),
+        "events_time": [e.time_ns for e in raw.events],
+        "events_name": [e.name for e in raw.events],
+        "events_attributes": [list(e.attributes.items()) for e in raw.events],
+        "ingested_at": ingested_at_us,
+    }

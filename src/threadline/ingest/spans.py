@@ -1,0 +1,91 @@
+"""The two shapes a span takes on its way in: :class:`RawSpan` (decoded, not yet interpreted) and the span row
+(a dict whose keys are the columns of the ``spans`` table), plus the Arrow schema rows are inserted with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+_STR_MAP = pa.map_(pa.string(), pa.string())
+_TS = pa.timestamp("ns", tz="UTC")
+
+SPAN_SCHEMA = pa.schema([
+    ("project_id", pa.string()),
+    ("trace_id", pa.string()),
+    ("span_id", pa.string()),
+    ("parent_span_id", pa.string()),
+    ("session_id", pa.string()),
+    ("user_id", pa.string()),
+    ("session_previous_id", pa.string()),
+    ("name", pa.string()),
+    ("kind", pa.string()),
+    ("span_type", pa.string()),
+    ("start_time", _TS),
+    ("end_time", _TS),
+    ("duration_ns", pa.uint64()),
+    ("status_code", pa.string()),
+    ("status_message", pa.string()),
+    ("service_name", pa.string()),
+    ("scope_name", pa.string()),
+    ("model", pa.string()),
+    ("input_tokens", pa.uint64()),
+    ("output_tokens", pa.uint64()),
+    ("total_tokens", pa.uint64()),
+    ("cost_usd", pa.float64()),
+    ("reported_cost_usd", pa.float64()),
+    ("reported_tokens", pa.uint64()),
+    ("end_state", pa.string()),
+    ("trace_name", pa.string()),
+    ("metadata", _STR_MAP),
+    ("tags", pa.list_(pa.string())),
+    ("input", pa.string()),
+    ("output", pa.string()),
+    ("attributes", _STR_MAP),
+    ("resource_attributes", _STR_MAP),
+    ("events_time", pa.list_(_TS)),
+    ("events_name", pa.list_(pa.string())),
+    ("events_attributes", pa.list_(_STR_MAP)),
+    ("ingested_at", pa.timestamp("us", tz="UTC")),
+])
+
+SpanRow = dict[str, Any]
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    """An OpenTelemetry span event: time in ns since the epoch, name, attributes (values as strings)."""
+
+    time_ns: int
+    name: str
+    attributes: dict[str, str]
+
+
+@dataclass(slots=True)
+class RawSpan:
+    """A decoded span before interpretation. Times are ns since the Unix epoch; ids lowercase hex (trace 32 chars,
+    span 16). ``attributes`` values are strings (OTLP scalars as text, arrays and maps as JSON).
+
+    The ``explicit_*`` fields come from native ingest and take precedence over attribute keys.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    kind: str = "INTERNAL"
+    status_code: str = "UNSET"
+    status_message: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    scope_name: str = ""
+    events: list[SpanEvent] = field(default_factory=list)
+    explicit: dict[str, Any] = field(default_factory=dict)
+
+
+def rows_to_arrow(rows: list[SpanRow]) -> pa.Table:
+    """Build the Arrow table inserted into ``spans`` from span rows (maps as lists of (key, value) pairs)."""
+    return pa.Table.from_pylist(rows, schema=SPAN_SCHEMA)

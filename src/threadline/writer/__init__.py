@@ -1,0 +1,1 @@
+"""The writer: commits span batches and recomputes the rollups they touch."""
