@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_pending_spans: int = Field(
         500_000, gt=0, description="Spans waiting for the writer above which ingest answers 503 with Retry-After."
     )
+    session_idle_timeout_s: float = Field(
+        1800.0, gt=0, description="A session without new traces for this long (s) is no longer 'active'."
+    )
     price_table: Path | None = Field(
         None, description="JSON file of model prices overriding/extending the shipped table (USD per 1M tokens)."
     )

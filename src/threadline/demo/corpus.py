@@ -227,7 +227,7 @@ SUPPORT_ESCALATIONS = ("Can I talk to a human please?", "This is taking too long
 SUPPORT_ESCALATION_ANSWER = ("I've created ticket **${ticket_id}** and a member of our team will reply by email "
                              "within 24 hours. I've included this conversation so you won't need to repeat yourself.")
 SUPPORT_FAILURE_ANSWERS = (
-    "I'm sorry, I'm having trouble reaching our order system right now. Please try again in a few minutes, or I "
+    "I'm sorry, I'm having trouble reaching our backend right now. Please try again in a few minutes, or I "
     "can create a ticket so a teammate follows up.",
     "Something went wrong on our side while processing that. I haven't made any changes to your account; could "
     "you try again shortly?",
@@ -276,7 +276,8 @@ KB_ARTICLES: tuple[KbArticle, ...] = (
         ("How long do you keep my data?", "Can I export my data before it's deleted?"),
         ("Retention depends on the plan: **30 days** on Starter, **90 days** on Pro and **13 months** on Business. "
          "You can export any time as JSONL from *Settings → Export* [kb-307].",),
-        "```bash\ncurl -H \"Authorization: Bearer $$API_KEY\" https://api.example.com/v1/export?format=jsonl -o data.jsonl\n```",
+        "```bash\ncurl -H \"Authorization: Bearer $$API_KEY\" \\\n"
+        "  \"https://api.example.com/v1/export?format=jsonl\" -o data.jsonl\n```",
     ),
     KbArticle(
         "kb-412", "Single sign-on (SSO)",
@@ -289,7 +290,7 @@ KB_ARTICLES: tuple[KbArticle, ...] = (
     ),
     KbArticle(
         "kb-518", "Regions and data residency",
-        "Workspaces can be hosted in ${region}. Data never leaves the chosen region; the region cannot be changed later.",
+        "Workspaces can be hosted in ${region}. Data never leaves the chosen region; it cannot be changed later.",
         ("Where is my data stored?", "Can I host my workspace in the EU?"),
         ("Your workspace is hosted in the region chosen at creation (yours: `${region}`), and data never leaves it. "
          "The region can't be changed afterwards, so EU customers should pick `eu-west-1` when signing up [kb-518].",),
@@ -381,19 +382,24 @@ RESEARCH_TASKS: tuple[ResearchTask, ...] = (
 )
 
 RESEARCH_FOLLOWUP_ANSWERS = (
-    "Updated as requested:\n\n| Option | Monthly cost | Notes |\n|---|---|---|\n| ${company_a} | lower | usage-based |\n"
-    "| ${company_b} | higher | per-seat |",
+    "Updated as requested:\n\n| Option | Monthly cost | Notes |\n|---|---|---|\n"
+    "| ${company_a} | lower | usage-based |\n| ${company_b} | higher | per-seat |",
     "Here's the revised version, focused on what you asked. The main change: ${pct}% of the difference comes from "
     "a single factor, which I've called out at the top.",
     "I dug deeper. The short answer is yes, with caveats; details and sources are below.",
 )
 AGENT_SYSTEM_PROMPT_TOKENS = 900
 
-# Tool failures: (exception type, message template); the message may use session slots.
-TOOL_FAILURES: tuple[tuple[type[Exception], str], ...] = (
-    (TimeoutError, "upstream call timed out after 10s"),
-    (ConnectionError, "503 Service Unavailable from internal API"),
-    (PermissionError, "operation not allowed for this account"),
+# Tool failures: (exception type, message template), by app; the message may use session slots.
+SUPPORT_TOOL_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (TimeoutError, "orders-service did not answer within 5s"),
+    (ConnectionError, "503 Service Unavailable from billing-api"),
+    (PermissionError, "refunds above $$100 need a human agent's approval"),
     (LookupError, "no record found for order ${order_id}"),
-    (RuntimeError, "429 Too Many Requests (rate limited by provider)"),
+)
+AGENT_TOOL_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (TimeoutError, "request timed out after 10s"),
+    (ConnectionError, "503 Service Unavailable from www.example.org"),
+    (RuntimeError, "429 Too Many Requests (search API rate limit)"),
+    (KeyError, "'revenue' column not found in dataframe"),
 )

@@ -144,4 +144,5 @@ def encode_response(rejected: int, message: str, content_type: str) -> bytes:
         response.partial_success.error_message = message
     if content_type == PROTOBUF:
         return bytes(response.SerializeToString())
-    return json_format.MessageToJson(response, indent=None).encode()
+    text: str = json_format.MessageToJson(response, indent=None)
+    return text.encode()

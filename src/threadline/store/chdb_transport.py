@@ -35,7 +35,7 @@ def _open_session(path: Path) -> Any:
                 )
             path.mkdir(parents=True, exist_ok=True)
             try:
-                _sessions[key] = chdb_session.Session(key)
+                _sessions[key] = chdb_session.Session(key)  # type: ignore[no-untyped-call]
             except Exception as exc:  # chDB raises plain RuntimeError when the directory is locked
                 raise StoreUnavailable(
                     f"cannot open the data directory {key}: {exc}. Is another Threadline process using it?"

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): ingest and sessions endpoints under ``/v1``."""

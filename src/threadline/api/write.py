@@ -1,0 +1,20 @@
+"""Handing normalised rows to the writer, with its failures mapped to HTTP answers."""
+
+from __future__ import annotations
+
+from threadline.api.problems import Problem
+from threadline.api.state import AppState
+from threadline.ingest.spans import SpanRow
+from threadline.writer.group_commit import Overloaded
+
+
+async def write_rows(state: AppState, rows: list[SpanRow]) -> None:
+    """Await the commit of ``rows``. Raises Problem 503 with Retry-After when the writer is overloaded or
+    stopping; store errors propagate (handled as problem+json)."""
+    try:
+        await state.writer.write(rows)
+    except Overloaded as exc:
+        raise Problem(503, f"ingest is overloaded ({exc}); retry later",
+                      headers={"Retry-After": str(exc.retry_after)}) from None
+    except RuntimeError:
+        raise Problem(503, "the server is shutting down; retry shortly", headers={"Retry-After": "1"}) from None

@@ -1,0 +1,117 @@
+"""Embedded group commit: ingest requests enqueue span rows and await the commit of the batch that holds them.
+
+A batch is flushed when it reaches ``flush_max_spans`` or ``flush_interval_ms`` after its first request; commits
+run one at a time in a worker thread (off the event loop). A request's future resolves only after ClickHouse has
+committed its spans and the rollups they touch, so a 2xx means durable (DESIGN.md, "Durability contract").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from threadline.ingest.spans import SpanRow
+from threadline.writer.commit import BatchCommitter
+
+log = logging.getLogger("threadline.writer")
+
+
+class Overloaded(Exception):
+    """Too many spans are waiting for the writer; the caller should answer 503 with ``Retry-After`` (seconds)."""
+
+    def __init__(self, pending: int, retry_after: int = 1) -> None:
+        super().__init__(f"{pending} spans are waiting to be written; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Request:
+    rows: list[SpanRow]
+    future: asyncio.Future[None] = field(repr=False)
+
+
+class GroupCommitWriter:
+    """Batches concurrent writes into group commits. Use ``await start()`` then ``await write(rows)``; ``stop()``
+    commits what is queued and ends the loop."""
+
+    def __init__(self, committer: BatchCommitter, *, flush_interval_ms: float = 5.0, flush_max_spans: int = 20_000,
+                 max_pending_spans: int = 500_000) -> None:
+        self.committer = committer
+        self.flush_interval = flush_interval_ms / 1000
+        self.flush_max_spans = flush_max_spans
+        self.max_pending_spans = max_pending_spans
+        self._queue: list[_Request] = []
+        self._pending_spans = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def pending_spans(self) -> int:
+        """Spans accepted into the queue and not yet committed."""
+        return self._pending_spans
+
+    async def start(self) -> None:
+        """Start the flush loop on the running event loop."""
+        self._task = asyncio.create_task(self._run(), name="threadline-group-commit")
+
+    async def stop(self) -> None:
+        """Commit everything queued, then end the flush loop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def write(self, rows: list[SpanRow]) -> None:
+        """Wait until ``rows`` are committed. Raises Overloaded when the queue is full, RuntimeError when stopping,
+        and the commit's StoreError when the batch failed (nothing of it is acknowledged; a retry is safe)."""
+        if not rows:
+            return
+        if self._stopping or self._task is None:
+            raise RuntimeError("the writer is not running")
+        if self._pending_spans + len(rows) > self.max_pending_spans:
+            raise Overloaded(self._pending_spans)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request(rows, future))
+        self._pending_spans += len(rows)
+        self._wakeup.set()
+        await asyncio.shield(future)
+
+    def _take_batch(self) -> list[_Request]:
+        taken: list[_Request] = []
+        size = 0
+        while self._queue and (not taken or size + len(self._queue[0].rows) <= self.flush_max_spans):
+            request = self._queue.pop(0)
+            taken.append(request)
+            size += len(request.rows)
+        return taken
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._queue:
+                if self._stopping:
+                    return
+                continue
+            if self.flush_interval and self._pending_spans < self.flush_max_spans and not self._stopping:
+                await asyncio.sleep(self.flush_interval)  # let concurrent requests join this batch
+            while self._queue:
+                batch = self._take_batch()
+                rows = [row for request in batch for row in request.rows]
+                try:
+                    await asyncio.to_thread(self.committer.commit, rows)
+                except Exception as exc:
+                    log.error("commit of %d spans failed: %s", len(rows), exc)
+                    for request in batch:
+                        if not request.future.done():
+                            request.future.set_exception(exc)
+                else:
+                    for request in batch:
+                        if not request.future.done():
+                            request.future.set_result(None)
+                finally:
+                    self._pending_spans -= len(rows)
