@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -199,3 +200,13 @@ def test_500_sessions_are_fast(receiver: _Receiver) -> None:
     elapsed = time.monotonic() - started
     assert summary.sessions == 500 and summary.spans == len(receiver.spans)  # nothing dropped by the batch queue
     assert elapsed < 30, f"500 sessions took {elapsed:.1f}s"
+
+
+def test_unreachable_endpoint_fails_fast() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(DemoExportError, match="cannot connect"):
+        generate_and_send(f"http://127.0.0.1:{port}", sessions=5, progress=False)
+    assert time.monotonic() - started < 5

@@ -13,10 +13,12 @@ session start, then replayed through the SDK with absolute ``start_time``/``end_
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -44,13 +46,23 @@ class DemoSummary:
 
 
 class DemoExportError(RuntimeError):
-    """The OTLP endpoint rejected or did not answer a batch; generation stopped early."""
+    """The endpoint could not be reached, or rejected or did not answer a batch; generation stopped early."""
 
-    def __init__(self, endpoint: str, exported_spans: int, failed_spans: int) -> None:
-        super().__init__(f"exporting demo spans to {endpoint} failed: {failed_spans} spans not accepted "
-                         f"({exported_spans} accepted); is the server running and the API key valid?")
+    def __init__(self, message: str, exported_spans: int = 0, failed_spans: int = 0) -> None:
+        super().__init__(message)
         self.exported_spans = exported_spans
         self.failed_spans = failed_spans
+
+
+def _check_reachable(url: str, timeout_s: float = 5.0) -> None:
+    """Fail fast when nothing listens at ``url`` (the exporter would retry a refused connection for 30 s)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "localhost", port), timeout=timeout_s).close()
+    except OSError as exc:
+        message = f"cannot connect to {parts.scheme}://{parts.netloc} ({exc}); is the server running?"
+        raise DemoExportError(message) from exc
 
 
 class _SeededIdGenerator(IdGenerator):
@@ -115,8 +127,9 @@ def generate_and_send(endpoint: str, sessions: int = 500, seed: int = 7, headers
     ``{endpoint}/v1/traces`` with ``headers`` (e.g. ``{"Authorization": "Bearer <key>"}``). ``sessions`` sessions of
     1-30 turns each (one trace per turn) are spread over the 30 days before ``now_ns`` (ns since the epoch, default
     now); ``seed`` fixes every id and text. ``progress`` shows a progress bar over sessions on the terminal.
-    Returns the counts created and accepted; raises :class:`DemoExportError` (after stopping early) when the
-    endpoint rejects a batch or cannot be reached within the exporter's retries (30 s per batch).
+    Returns the counts created and accepted. Raises :class:`DemoExportError` at once when nothing accepts TCP
+    connections at the endpoint, and (after stopping early) when it rejects a batch or keeps failing through the
+    exporter's retries (which honour ``Retry-After``, up to 30 s per batch).
     """
     if sessions < 0:
         raise ValueError("sessions must be >= 0")
@@ -124,6 +137,7 @@ def generate_and_send(endpoint: str, sessions: int = 500, seed: int = 7, headers
     rng = random.Random(seed)
     id_generator = _SeededIdGenerator(random.Random(seed * 7919 + 1))
     url = f"{endpoint.rstrip('/')}/v1/traces"
+    _check_reachable(url)
     plans = plan_sessions(rng, sessions)
     pipes: dict[str, tuple[TracerProvider, _CountingExporter, trace.Tracer]] = {}
     for app in APPS:
@@ -165,5 +179,6 @@ def generate_and_send(endpoint: str, sessions: int = 500, seed: int = 7, headers
     exported = sum(exporter.exported for _, exporter, _ in pipes.values())
     failed = sum(exporter.failed for _, exporter, _ in pipes.values())
     if failed:
-        raise DemoExportError(url, exported, failed)
+        raise DemoExportError(f"exporting demo spans to {url} failed: {failed} spans not accepted ({exported} "
+                              "accepted); is the server healthy and the API key valid?", exported, failed)
     return DemoSummary(sessions=n_sessions, traces=n_traces, spans=n_spans)

@@ -217,8 +217,8 @@ class Builder:
                                             "input.value": json.dumps(args), "input.mime_type": "application/json"}
         if self.plan.app.tokens == "genai":
             attrs |= {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
-        span = SpanSpec(f"execute_tool {name}" if self.plan.app.tokens == "genai" else name, SpanKind.INTERNAL,
-                     start, self.t, attrs)
+        span_name = f"execute_tool {name}" if self.plan.app.tokens == "genai" else name
+        span = SpanSpec(span_name, SpanKind.INTERNAL, start, self.t, attrs)
         if self.rng.random() < TOOL_FAILURE_RATE:
             exc_type, message = self.rng.choice(self.failures)
             span.error = exc_type(self.fill(message))
