@@ -85,7 +85,7 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
          sessions: Annotated[int, typer.Option(min=1, help="Number of sessions to generate")] = 500,
          seed: Annotated[int, typer.Option(help="Random seed of the generated data")] = 7) -> None:
     """Start the server, load realistic demo sessions through the real OTLP path, then keep serving."""
-    from threadline.demo.generator import generate_and_send
+    from threadline.demo.generator import DemoExportError, generate_and_send
 
     settings = _settings(host, port, data_dir)
     _configure_logging(settings.log_level)
@@ -97,7 +97,13 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
             raise typer.Exit(1)
         time.sleep(0.05)
     base = f"http://{settings.host}:{settings.port}"
-    summary = generate_and_send(base, sessions=sessions, seed=seed)
+    try:
+        summary = generate_and_send(base, sessions=sessions, seed=seed)
+    except DemoExportError as exc:
+        typer.echo(f"loading the demo data failed: {exc}", err=True)
+        server.should_exit = True
+        thread.join()
+        raise typer.Exit(1) from None
     typer.echo(f"loaded {summary.sessions} sessions, {summary.traces} traces, {summary.spans} spans")
     _announce(settings)
     typer.echo(f"try: curl '{base}/v1/sessions?limit=5'")
