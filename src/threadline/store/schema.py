@@ -176,7 +176,59 @@ CREATE TABLE IF NOT EXISTS {db}.session_annotations (
 ORDER BY (project_id, session_id)
 """
 
+PROJECTS = """
+CREATE TABLE IF NOT EXISTS {db}.projects (
+    project_id String,
+    name String,
+    created_at DateTime64(3, 'UTC'),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY project_id
+"""
+
+# Keys are stored only as HMAC-SHA256(salt, secret); the secret is shown once, at creation.
+API_KEYS = """
+CREATE TABLE IF NOT EXISTS {db}.api_keys (
+    key_id String,
+    project_id String,
+    name String,
+    salt String,
+    secret_hash String,
+    created_at DateTime64(3, 'UTC'),
+    revoked UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY key_id
+"""
+
+# Last use lives apart from api_keys so that recording a use can never overwrite a revocation.
+API_KEY_USAGE = """
+CREATE TABLE IF NOT EXISTS {db}.api_key_usage (
+    key_id String,
+    last_used_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(last_used_at)
+ORDER BY key_id
+"""
+
+# Plain MergeTree: every replica reads the earliest secret ever written, whichever won a creation race.
+SERVER_SECRETS = """
+CREATE TABLE IF NOT EXISTS {db}.server_secrets (
+    name String,
+    value String,
+    created_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree
+ORDER BY name
+"""
+
+DEFAULT_PROJECT = """
+INSERT INTO {db}.projects (project_id, name, created_at, deleted, version)
+SELECT 'default', 'Default project', now64(3), 0, 1
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
+    Migration(2, "projects, api keys, key usage, server secrets", (PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS,
+                                                                        DEFAULT_PROJECT)),
 )

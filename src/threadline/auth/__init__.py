@@ -1,0 +1,1 @@
+"""Projects, API keys and authentication: every request acts on exactly one project."""

@@ -1,0 +1,163 @@
+"""Request authentication: API key (``Authorization: Bearer``, ``x-api-key``) or dashboard session cookie → project.
+
+Keys are cached in memory and re-read from the store at most once a second, so a revocation made by any process
+takes effect within a second. Local development: on a loopback bind while no key exists, a request without
+credentials acts on project ``default``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from threadline.auth import tokens
+from threadline.auth.repository import DEFAULT_PROJECT, KeyRecord, ProjectRepository
+
+log = logging.getLogger("threadline.auth")
+TOUCH_EVERY_S = 60.0
+
+
+class AuthError(Exception):
+    """Authentication failed; ``reason`` is a short label (counted in /metrics), the message is for the caller."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: the project, and the key (None in local development mode)."""
+
+    project_id: str
+    key_id: str | None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts local connections."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Authenticator:
+    """Verifies credentials against the cached key table of ``repository``."""
+
+    def __init__(self, repository: ProjectRepository, *, loopback_bind: bool, refresh_s: float = 1.0) -> None:
+        self.repository = repository
+        self.loopback_bind = loopback_bind
+        self.refresh_s = refresh_s
+        self._keys: dict[str, KeyRecord] = {}
+        self._any_keys = False
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+        self._used: dict[str, datetime] = {}
+        self._touched_at: dict[str, float] = {}
+        self._server_secret: str | None = None
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self.refresh_s:
+                return
+            self._keys = self.repository.active_keys()
+            self._any_keys = bool(self._keys) or self.repository.any_keys()
+            self._loaded_at = time.monotonic()
+
+    def invalidate(self) -> None:
+        """Forget the cache (after a local create or revoke) so the next request re-reads the store."""
+        self._loaded_at = float("-inf")
+
+    def local_mode(self) -> bool:
+        """True while requests without credentials act on ``default`` (loopback bind, no key created yet)."""
+        self._refresh()
+        return self.loopback_bind and not self._any_keys
+
+    @property
+    def server_secret(self) -> str:
+        """The session-cookie signing secret (read from the store once)."""
+        if self._server_secret is None:
+            self._server_secret = self.repository.server_secret()
+        return self._server_secret
+
+    def authenticate_key(self, key: str) -> Principal:
+        """The principal of an API key. Raises AuthError (malformed, unknown or revoked key)."""
+        parsed = tokens.parse(key)
+        if parsed is None:
+            raise AuthError("malformed", "the API key is malformed; keys look like tl_<12 hex>_<43 characters>")
+        key_id, secret = parsed
+        self._refresh()
+        record = self._keys.get(key_id)
+        if record is None or not tokens.verify(secret, record.salt, record.secret_hash):
+            raise AuthError("invalid", "the API key is not valid (unknown or revoked)")
+        self._note_use(key_id)
+        return Principal(record.project_id, key_id)
+
+    def authenticate_session(self, token: str) -> Principal:
+        """The principal of a dashboard session token. Raises AuthError (bad or expired token, revoked key)."""
+        key_id = tokens.read_session(self.server_secret, token, time.time())
+        if key_id is None:
+            raise AuthError("session", "the dashboard session is invalid or expired; log in again")
+        self._refresh()
+        record = self._keys.get(key_id)
+        if record is None:
+            raise AuthError("session", "the key of this dashboard session was revoked; log in again")
+        self._note_use(key_id)
+        return Principal(record.project_id, key_id)
+
+    def anonymous(self) -> Principal:
+        """The principal of a request without credentials. Raises AuthError unless in local development mode."""
+        if self.local_mode():
+            return Principal(DEFAULT_PROJECT, None)
+        raise AuthError("missing", "an API key is required: send 'Authorization: Bearer <key>' or 'x-api-key'")
+
+    def _note_use(self, key_id: str) -> None:
+        self._used[key_id] = datetime.now(UTC)
+
+    def pending_touches(self) -> dict[str, datetime]:
+        """Last uses not yet recorded, at most one per key per minute; clears them."""
+        now = time.monotonic()
+        due = {k: v for k, v in list(self._used.items())
+               if now - self._touched_at.get(k, float("-inf")) >= TOUCH_EVERY_S}
+        for key_id in due:
+            self._touched_at[key_id] = now
+            self._used.pop(key_id, None)
+        return due
+
+
+class FailureThrottle:
+    """Slows repeated authentication failures from one address: after ``limit`` failures within ``window_s``
+    seconds, further requests from it are refused until the oldest failure leaves the window."""
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int:
+        """Seconds the address must wait (0 when it may try)."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._failures.get(address)
+            if not failures:
+                return 0
+            while failures and now - failures[0] > self.window_s:
+                failures.popleft()
+            if len(failures) < self.limit:
+                return 0
+            return max(1, int(self.window_s - (now - failures[0])) + 1)
+
+    def record(self, address: str) -> None:
+        """Count one failure of ``address``."""
+        with self._lock:
+            if len(self._failures) > 100_000:  # bound memory under a spray of addresses
+                self._failures.clear()
+            self._failures.setdefault(address, deque()).append(time.monotonic())

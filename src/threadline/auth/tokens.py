@@ -1,0 +1,72 @@
+"""API key and dashboard session token formats, and their hashing.
+
+An API key reads ``tl_<key id: 12 hex>_<secret: 43 url-safe base64 chars>``: the ``tl_`` prefix makes it recognisable
+to people and secret scanners (pattern ``tl_[0-9a-f]{12}_[A-Za-z0-9_-]{43}``); the key id finds the stored record
+and the secret is verified against ``HMAC-SHA256(salt, secret)``. A dashboard session token is
+``<key id>.<expiry, epoch s>.<HMAC-SHA256(server secret, key id.expiry)>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+
+PREFIX = "tl_"
+KEY_PATTERN = re.compile(r"^tl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly generated key: the full secret (shown once) and what is stored."""
+
+    key_id: str
+    secret: str
+    salt: str
+    secret_hash: str
+
+
+def hash_secret(salt: str, secret: str) -> str:
+    """HMAC-SHA256 of the key's secret part under its salt, hex."""
+    return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def generate() -> NewKey:
+    """A new random key (96 bits of id, 256 bits of secret)."""
+    key_id = os.urandom(6).hex()
+    secret_part = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    salt = os.urandom(16).hex()
+    return NewKey(key_id, f"{PREFIX}{key_id}_{secret_part}", salt, hash_secret(salt, secret_part))
+
+
+def parse(key: str) -> tuple[str, str] | None:
+    """(key id, secret part) of a well-formed key, else None."""
+    match = KEY_PATTERN.match(key)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def verify(secret_part: str, salt: str, secret_hash: str) -> bool:
+    """Constant-time check of a secret against its stored hash."""
+    return hmac.compare_digest(hash_secret(salt, secret_part), secret_hash)
+
+
+def sign_session(server_secret: str, key_id: str, expires_at: int) -> str:
+    """A dashboard session token for ``key_id`` valid until ``expires_at`` (epoch seconds)."""
+    payload = f"{key_id}.{expires_at}"
+    signature = hmac.new(bytes.fromhex(server_secret), payload.encode(), hashlib.sha256).hexdigest()
+    return f"{payload}.{signature}"
+
+
+def read_session(server_secret: str, token: str, now: float) -> str | None:
+    """The key id of a valid, unexpired session token, else None."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    key_id, expires_at, _ = parts
+    if int(expires_at) < now:
+        return None
+    expected = sign_session(server_secret, key_id, int(expires_at))
+    return key_id if hmac.compare_digest(expected, token) else None
