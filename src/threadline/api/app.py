@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from threadline import __version__
 from threadline.api import problems
+from threadline.api.paths import EncodedSegmentsMiddleware
 from threadline.api.routers import health, ingest, otlp, sessions, traces
 from threadline.api.state import AppState
 from threadline.ingest.native import NativeBatch
@@ -41,7 +43,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = store or open_store(settings)
         migrate(opened)
-        writer = GroupCommitWriter(BatchCommitter(opened), flush_interval_ms=settings.flush_interval_ms,
+        committer = BatchCommitter(opened)
+        if not settings.clickhouse_url:  # embedded: rollups of a batch a crash cut short (DESIGN.md, durability)
+            await asyncio.to_thread(committer.recover)
+        writer = GroupCommitWriter(committer, flush_interval_ms=settings.flush_interval_ms,
                                    flush_max_spans=settings.flush_max_spans,
                                    max_pending_spans=settings.max_pending_spans)
         await writer.start()
@@ -55,6 +60,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app = FastAPI(title="Threadline", version=__version__, lifespan=lifespan,
                   description="Session-first observability for LLM applications and agents.")
     problems.install(app)
+    app.add_middleware(EncodedSegmentsMiddleware)  # session ids with '/' route when sent as %2F
     for module in (otlp, ingest, sessions, traces, health):
         app.include_router(module.router)
 

@@ -33,11 +33,28 @@ async def read_body(request: Request, limit: int) -> bytes:
         return body
     if encoding != "gzip":
         raise Problem(415, f"Content-Encoding {encoding!r} is not supported; use gzip or none")
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise Problem(400, f"the body is not a valid gzip stream ({exc})") from None
-    if len(data) > limit or inflater.unconsumed_tail:
-        raise _too_large(limit)
-    return data
+    return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """Inflate every member of a gzip stream (RFC 1952 allows several back to back), stopping at ``limit + 1``
+    bytes of output so a small body cannot inflate without bound."""
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            data = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise Problem(400, f"the body is not a valid gzip stream ({exc})") from None
+        size += len(data)
+        parts.append(data)
+        if size > limit or inflater.unconsumed_tail:
+            raise _too_large(limit)
+        if not inflater.eof:  # truncated: zlib returns what it could inflate, without checking the CRC trailer
+            raise Problem(400, "the body is not a valid gzip stream (it ends before the end of the compressed "
+                               "data)")
+        rest = inflater.unused_data
+        if not rest:
+            return b"".join(parts)

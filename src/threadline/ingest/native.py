@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from threadline.ingest.normalize import MAX_ID_LENGTH
+from threadline.ingest.normalize import MAX_COUNT, MAX_ID_LENGTH
 from threadline.ingest.spans import RawSpan
 
 HexTraceId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="32 lowercase hex digits")]
@@ -31,15 +31,16 @@ class NativeSpan(BaseModel):
     span_id: HexSpanId | None = None
     parent_span_id: HexSpanId | None = None
     name: str = Field(min_length=1, max_length=1024)
-    type: SpanType = "span"
+    type: SpanType | None = Field(None, description="inferred when absent: 'llm' if the span has a model or "
+                                                    "tokens, else 'span'")
     start_time: datetime
     end_time: datetime | None = Field(None, description="defaults to start_time")
     model: str | None = Field(None, max_length=256)
     input: Any = None
     output: Any = None
-    input_tokens: int | None = Field(None, ge=0)
-    output_tokens: int | None = Field(None, ge=0)
-    cost_usd: float | None = Field(None, ge=0)
+    input_tokens: int | None = Field(None, ge=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(None, ge=0, le=MAX_COUNT)
+    cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
     status: Literal["ok", "error", "unset", "OK", "ERROR", "UNSET"] = "unset"
     status_message: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -56,9 +57,10 @@ class NativeTrace(BaseModel):
     tags: list[str] | None = None
     session_id: str | None = Field(None, min_length=1, max_length=MAX_ID_LENGTH)
     user_id: str | None = Field(None, min_length=1, max_length=MAX_ID_LENGTH)
-    total_cost_usd: float | None = Field(None, ge=0, description="reported total; the rollup takes the greater of "
-                                                                 "this and the sum over spans")
-    total_tokens: int | None = Field(None, ge=0)
+    total_cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                         description="reported total; the rollup takes the greater of this and the "
+                                                     "sum over spans")
+    total_tokens: int | None = Field(None, ge=0, le=MAX_COUNT)
     spans: list[NativeSpan] = Field(min_length=1)
 
 
@@ -86,10 +88,13 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _ns(moment: datetime) -> int:
     if moment.tzinfo is None:  # a time without offset is UTC, not the server's local time
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000  # exact; negative before 1970 (then rejected)
 
 
 def to_raw_spans(batch: list[NativeTrace]) -> tuple[list[RawSpan], list[IngestedTrace]]:

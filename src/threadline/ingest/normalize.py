@@ -12,6 +12,8 @@ from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan, SpanRow
 
 MAX_ID_LENGTH = 256  # DESIGN.md: longer session/user ids are rejected per span, never cut
+MAX_COUNT = 2**63 - 1  # token counts are clamped here so that any row fits the UInt64 columns
+MAX_TIME_NS = 2**63 - 1  # DateTime64(9) and Arrow timestamp[ns] end in 2262; OTLP times are uint64
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 _ZERO32 = "0" * 32
@@ -41,20 +43,28 @@ def _int(value: str) -> int:
     if not value:
         return 0
     try:
-        number = int(float(value))
+        number = int(value)  # exact for integers beyond 2**53
     except ValueError:
-        return 0
-    return max(number, 0)
+        try:
+            number = int(float(value))
+        except (ValueError, OverflowError):  # "abc", "nan", "inf", "1e400"
+            return 0
+    return min(max(number, 0), MAX_COUNT)
 
 
-def _float(value: str) -> float:
+def _optional_float(value: str) -> float | None:
+    """A non-negative finite number, or None when ``value`` is empty or not one."""
     if not value:
-        return 0.0
+        return None
     try:
         number = float(value)
     except ValueError:
-        return 0.0
-    return number if number > 0 and number == number and number != float("inf") else 0.0
+        return None
+    return number if 0 <= number < float("inf") else None
+
+
+def _float(value: str) -> float:
+    return _optional_float(value) or 0.0
 
 
 def _span_type(raw: RawSpan, model: str, tokens: int) -> str:
@@ -82,7 +92,7 @@ def _json_map(text: str) -> dict[str, str]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(value, dict):
         return {}
@@ -94,15 +104,17 @@ def _json_list(text: str) -> list[str]:
         return []
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return [text]
     if isinstance(value, list):
         return [v if isinstance(v, str) else json.dumps(v) for v in value]
-    return [str(value)]
+    if value is None:
+        return []
+    return [value if isinstance(value, str) else json.dumps(value)]
 
 
 def validate_ids(raw: RawSpan) -> None:
-    """Raise InvalidSpan unless trace/span ids are valid non-zero hex and the times are set and ordered."""
+    """Raise InvalidSpan unless trace/span ids are valid non-zero hex and the times are set, ordered and in range."""
     if not _HEX32.match(raw.trace_id) or raw.trace_id == _ZERO32:
         raise InvalidSpan(f"span {raw.name!r}: trace_id {raw.trace_id!r} is not 32 hex digits (16 bytes, non-zero)")
     if not _HEX16.match(raw.span_id) or raw.span_id == _ZERO16:
@@ -110,9 +122,11 @@ def validate_ids(raw: RawSpan) -> None:
     if raw.parent_span_id and (not _HEX16.match(raw.parent_span_id) or raw.parent_span_id == _ZERO16):
         raise InvalidSpan(f"span {raw.span_id}: parent_span_id {raw.parent_span_id!r} is not 16 hex digits")
     if raw.start_ns <= 0 or raw.end_ns <= 0:
-        raise InvalidSpan(f"span {raw.span_id}: start and end times are required (ns since the Unix epoch)")
+        raise InvalidSpan(f"span {raw.span_id}: start and end times are required (ns since the Unix epoch, after 1970)")
     if raw.end_ns < raw.start_ns:
         raise InvalidSpan(f"span {raw.span_id}: end time is before start time")
+    if raw.end_ns > MAX_TIME_NS or any(not 0 <= e.time_ns <= MAX_TIME_NS for e in raw.events):
+        raise InvalidSpan(f"span {raw.span_id}: a time is out of range (ns since the Unix epoch, before 2262)")
 
 
 def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us: int) -> SpanRow:
@@ -121,7 +135,8 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
     ex = raw.explicit
     session_id = str(ex.get("session_id") or span_or_resource(raw, keys.SESSION_ID))
     user_id = str(ex.get("user_id") or span_or_resource(raw, keys.USER_ID))
-    for label, value in (("session id", session_id), ("user id", user_id)):
+    previous_id = span_or_resource(raw, keys.PREVIOUS_SESSION_ID)
+    for label, value in (("session id", session_id), ("user id", user_id), ("previous session id", previous_id)):
         if len(value) > MAX_ID_LENGTH:
             raise InvalidSpan(f"span {raw.span_id}: {label} is {len(value)} characters; the limit is {MAX_ID_LENGTH}")
     attrs = raw.attributes
@@ -135,7 +150,8 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
     if ex.get("cost_usd") is not None:
         cost = float(ex["cost_usd"])
     else:
-        cost = _float(first(attrs, keys.COST)) or prices.cost_usd(model, input_tokens, output_tokens)
+        reported = _optional_float(first(attrs, keys.COST))  # a reported cost, even 0, beats the price table
+        cost = prices.cost_usd(model, input_tokens, output_tokens) if reported is None else reported
     end_state = span_or_resource(raw, keys.END_STATE).lower()
     metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)))
     return {
@@ -145,7 +161,7 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "parent_span_id": raw.parent_span_id,
         "session_id": session_id,
         "user_id": user_id,
-        "session_previous_id": span_or_resource(raw, keys.PREVIOUS_SESSION_ID)[:MAX_ID_LENGTH],
+        "session_previous_id": previous_id,
         "name": raw.name,
         "kind": raw.kind,
         "span_type": span_type,

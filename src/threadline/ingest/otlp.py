@@ -62,12 +62,16 @@ def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise OtlpDecodeError(f"the body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise OtlpDecodeError("the JSON body is nested too deeply") from None
     if not isinstance(document, dict):
         raise OtlpDecodeError("the JSON body must be an object with a 'resourceSpans' list")
     try:
         json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         raise OtlpDecodeError(f"the JSON body is not an ExportTraceServiceRequest: {exc}") from None
+    except RecursionError:
+        raise OtlpDecodeError("the JSON body is nested too deeply") from None
     return request
 
 
@@ -78,6 +82,8 @@ def any_value_text(value: AnyValue) -> str:
         return value.string_value
     if which is None:
         return ""
+    if which == "bool_value":
+        return "true" if value.bool_value else "false"
     return json.dumps(_any_value_py(value)) if which in ("array_value", "kvlist_value") else str(
         _any_value_py(value))
 
@@ -87,7 +93,7 @@ def _any_value_py(value: AnyValue) -> Any:
     if which == "string_value":
         return value.string_value
     if which == "bool_value":
-        return "true" if value.bool_value else "false"
+        return bool(value.bool_value)  # JSON true/false inside arrays and maps
     if which == "int_value":
         return value.int_value
     if which == "double_value":

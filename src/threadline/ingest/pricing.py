@@ -8,9 +8,12 @@ insensitively, after dropping a ``provider/`` prefix (``openai/gpt-4o-2024-08-06
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -21,14 +24,24 @@ class Price:
     output: float
 
 
-def _parse(raw: dict[str, object], origin: str) -> dict[str, Price]:
+def _parse(raw: object, origin: str) -> dict[str, Price]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{origin}: must be a JSON object of model name -> {{'input': ..., 'output': ...}}")
     table: dict[str, Price] = {}
     for model, entry in raw.items():
         if model.startswith("_"):
             continue
+        problem = ValueError(f"{origin}: price of {model!r} must be an object with 'input' and 'output', "
+                             f"non-negative numbers (USD/1M)")
         if not isinstance(entry, dict) or not {"input", "output"} <= entry.keys():
-            raise ValueError(f"{origin}: price of {model!r} must be an object with 'input' and 'output' (USD/1M)")
-        table[model.lower()] = Price(float(entry["input"]), float(entry["output"]))
+            raise problem
+        try:
+            price = Price(float(entry["input"]), float(entry["output"]))
+        except (TypeError, ValueError):
+            raise problem from None
+        if not (0 <= price.input < math.inf and 0 <= price.output < math.inf):
+            raise problem
+        table[model.lower()] = price
     return table
 
 
@@ -52,6 +65,8 @@ class PriceTable:
     def price(self, model: str) -> Price | None:
         """The price of ``model``, or None when no key matches."""
         if model not in self._cache:
+            if len(self._cache) >= _CACHE_SIZE:  # model names come from clients: keep the cache bounded
+                self._cache.clear()
             name = model.lower().rsplit("/", 1)[-1]
             self._cache[model] = next((self._prices[k] for k in self._keys if name.startswith(k)), None)
         return self._cache[model]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
 from threadline.api import present
 from threadline.api.problems import Problem
 from threadline.api.schemas import SessionDetail, SessionPage, TracePage
@@ -33,7 +34,7 @@ async def list_sessions(state: Annotated[AppState, Depends(app_state)], project:
     return SessionPage(data=[present.session(r, timeout) for r in page.rows], pagination=pagination, links=links)
 
 
-@router.get("/v1/sessions/{session_id}", response_model=SessionDetail, summary="Get a session with its turns")
+@router.get("/v1/sessions/{session_id:text}", response_model=SessionDetail, summary="Get a session with its turns")
 async def get_session(session_id: str, state: Annotated[AppState, Depends(app_state)],
                       project: Annotated[str, Depends(project_id)]) -> SessionDetail:
     """The session's stats and its traces (turns) in start order, each with its own rollup (the first 1000;
@@ -47,7 +48,7 @@ async def get_session(session_id: str, state: Annotated[AppState, Depends(app_st
     return SessionDetail(**summary.model_dump(), traces=[present.trace(t) for t in traces.rows])
 
 
-@router.get("/v1/sessions/{session_id}/traces", response_model=TracePage, summary="List a session's traces")
+@router.get("/v1/sessions/{session_id:text}/traces", response_model=TracePage, summary="List a session's traces")
 async def list_session_traces(session_id: str, state: Annotated[AppState, Depends(app_state)],
                               project: Annotated[str, Depends(project_id)], limit: Limit = 50,
                               offset: Offset = 0) -> TracePage:
