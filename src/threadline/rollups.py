@@ -7,7 +7,9 @@ replays").
 
 Definitions (the API reports these, under these names):
 
-* a trace's **session** is the session id of its root span if it has one, else of its earliest span that has one;
+* a trace's **session** is the session id of its root span if it has one, else of its earliest span that has one
+  (``named_sessions``, every id its spans name, is where a commit cut short may have left rows of it; the writer
+  drops it before inserting);
 * **tokens and cost** are summed over LLM and embedding spans only, since OpenInference and OpenLLMetry parents may
   repeat their children's usage; a trace's total is GREATEST(reported by the client, sum over spans);
 * **duration_ms** of a trace is its last span end minus its first span start; a session's ``total_duration_ms``
@@ -30,6 +32,7 @@ TRACE_ROLLUP_SELECT = f"""
 SELECT
     project_id,
     argMinIf(session_id, {_ROOT_FIRST}, session_id != '') AS session_id,
+    arraySort(groupUniqArrayIf(session_id, session_id != '')) AS named_sessions,
     trace_id,
     if(countIf(trace_name != '') > 0, anyIf(trace_name, trace_name != ''), argMin(name, {_ROOT_FIRST})) AS name,
     argMinIf(user_id, {_ROOT_FIRST}, user_id != '') AS user_id,

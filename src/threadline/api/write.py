@@ -10,7 +10,10 @@ from threadline.writer.group_commit import Overloaded
 
 async def write_rows(state: AppState, rows: list[SpanRow]) -> None:
     """Await the commit of ``rows``. Raises Problem 503 with Retry-After when the writer is overloaded or
-    stopping; store errors propagate (handled as problem+json)."""
+    stopping, 413 when the request alone exceeds the writer's queue; store errors propagate (problem+json)."""
+    if len(rows) > state.writer.max_pending_spans:
+        raise Problem(413, f"the request holds {len(rows)} spans, more than the {state.writer.max_pending_spans} "
+                           "the server queues (THREADLINE_MAX_PENDING_SPANS); send smaller batches")
     try:
         await state.writer.write(rows)
     except Overloaded as exc:

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from threadline import rollups
 from threadline.ingest.spans import SpanRow, rows_to_arrow
@@ -22,6 +21,13 @@ from threadline.store.gateway import Store
 
 log = logging.getLogger("threadline.writer")
 Key = tuple[str, str]
+# Longer than a batch can wait in the group-commit queue plus its commit (the queue is bounded by
+# max_pending_spans), so every span of a batch cut short by a crash was ingested within it.
+RECOVERY_WINDOW_S = 120
+RECENT_TRACES = """
+SELECT DISTINCT project_id, trace_id FROM {db}.spans
+WHERE ingested_at >= (SELECT max(ingested_at) FROM {db}.spans) - toIntervalSecond({window:UInt32})
+"""
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,15 @@ class CommitResult:
     moved_traces: int
 
 
-def batch_token(rows: list[SpanRow]) -> str:
-    """Deduplication token of a batch: a hash of its span identities and times, so the same batch re-committed
-    (a retry after a crash between insert and acknowledgement) is skipped by ClickHouse."""
-    digest = hashlib.sha256()
-    for row in rows:
-        digest.update(f"{row['project_id']}\x00{row['trace_id']}\x00{row['span_id']}\x00{row['start_time']}"
-                      f"\x00{row['end_time']}\x01".encode())
+def batch_token(table: pa.Table) -> str:
+    """Deduplication token of a batch: a hash of its full content (ingest time included), so the same batch
+    committed again (a retry after a failure between insert and acknowledgement) is skipped by ClickHouse, while a
+    client's replay, or a corrected resend, is inserted and collapses by the ``ReplacingMergeTree`` key."""
+    digest = hashlib.blake2b(digest_size=20)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+    digest.update(sink.getvalue())
     return digest.hexdigest()
 
 
@@ -64,8 +72,8 @@ class BatchCommitter:
         if not rows:
             return CommitResult(0, 0, 0, 0)
         with self._lock:
-            self.store.insert("spans", rows_to_arrow(rows), tag="writer.insert_spans",
-                              dedup_token=token or batch_token(rows))
+            table = rows_to_arrow(rows)
+            self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token or batch_token(table))
             traces = sorted({(r["project_id"], r["trace_id"]) for r in rows})
             return self._recompute(traces, len(rows))
 
@@ -74,45 +82,61 @@ class BatchCommitter:
         with self._lock:
             return self._recompute(sorted(set(traces)), 0)
 
+    def recover(self, window_s: int = RECOVERY_WINDOW_S, chunk: int = 5000) -> int:
+        """Recompute the rollups of the traces ingested in the last ``window_s`` before the latest span. A crash
+        between a batch's spans insert and its rollup inserts (never acknowledged) leaves those rollups stale
+        until the trace is written again; run this on start, before accepting writes. Returns the trace count."""
+        rows = self.store.select(RECENT_TRACES, {"window": window_s}, tag="writer.recover")
+        traces = [(r["project_id"], r["trace_id"]) for r in rows]
+        for at in range(0, len(traces), chunk):
+            self.recompute_traces(traces[at:at + chunk])
+        if traces:
+            log.info("recomputed the rollups of %d recently ingested trace(s)", len(traces))
+        return len(traces)
+
     def _recompute(self, traces: list[Key], span_count: int) -> CommitResult:
         version = self._next_version()
         old = {(r["project_id"], r["trace_id"]): r["session_id"] for r in
                self.store.select(rollups.CURRENT_LINKS, {"keys": traces}, tag="writer.current_links")}
         fresh = self.store.select_arrow(rollups.TRACE_ROLLUP_SELECT, {"keys": traces}, tag="writer.trace_rollups",
                                        settings=rollups.SETTINGS)
+        named = fresh.column("named_sessions").to_pylist()
+        fresh = fresh.drop_columns(["named_sessions"])
         projects = fresh.column("project_id").to_pylist()
         trace_ids = fresh.column("trace_id").to_pylist()
         sessions = fresh.column("session_id").to_pylist()
-        new = {(p, t): s for p, t, s in zip(projects, trace_ids, sessions, strict=True)}
+        keys = list(zip(projects, trace_ids, strict=True))
+        new = dict(zip(keys, sessions, strict=True))
 
         changed = [(p, t, s) for (p, t), s in new.items() if old.get((p, t)) != s]
         moved = [(p, t, old[(p, t)]) for (p, t), s in new.items() if (p, t) in old and old[(p, t)] != s]
+        # Where a trace may still have a rollup row besides its new session: the session its link records, and,
+        # since a commit cut short leaves rows that no link records (links are written last), every session its
+        # spans name, and the no-session group unless a completed commit already put it in a session.
+        # Keyed by (project, trace): one trace id may be in several projects of a batch.
+        left: list[tuple[int, str]] = []  # (row of fresh, session it leaves)
+        for index, (key, session, names) in enumerate(zip(keys, sessions, named, strict=True)):
+            prior = old.get(key)
+            candidates = set(names) | ({prior} if prior is not None else set()) | ({""} if not prior else set())
+            left += [(index, other) for other in sorted(candidates - {session})]
         count = fresh.num_rows
         versions = pa.array([version] * count, pa.uint64())
         live = fresh.append_column("version", versions).append_column("is_deleted", pa.array([0] * count, pa.uint8()))
-        if moved:
-            # The trace left its old session (or the no-session group): a tombstone replaces its old rollup row.
-            moved_ids = pa.array([t for _, t, _ in moved])
-            previous = {t: s for _, t, s in moved}
-            stale = live.filter(pc.is_in(live.column("trace_id"), value_set=moved_ids))
+        if left:
+            # A tombstone replaces the trace's row under each session (or the no-session group) it left.
+            stale = live.take(pa.array([index for index, _ in left], pa.int64()))
             stale = stale.set_column(stale.schema.get_field_index("session_id"), "session_id",
-                                     pa.array([previous[t] for t in stale.column("trace_id").to_pylist()]))
+                                     pa.array([other for _, other in left], pa.string()))
             stale = stale.set_column(stale.schema.get_field_index("is_deleted"), "is_deleted",
                                      pa.array([1] * stale.num_rows, pa.uint8()))
             live = pa.concat_tables([stale, live], promote_options="permissive")
         self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups")
-        if changed:
-            links = pa.table({
-                "project_id": [p for p, _, _ in changed], "trace_id": [t for _, t, _ in changed],
-                "session_id": [s for _, _, s in changed], "version": pa.array([version] * len(changed), pa.uint64()),
-            })
-            self.store.insert("trace_sessions", links, tag="writer.insert_links")
 
-        touched = sorted({(p, s) for (p, _), s in new.items() if s} | {(p, s) for p, _, s in moved if s})
+        emptied = {(keys[index][0], other) for index, other in left if other}
+        touched = sorted({(p, s) for (p, _), s in new.items() if s} | emptied)
         if touched:
             self.store.command(rollups.SESSION_ROLLUP_INSERT, {"keys": touched, "version": version},
                                tag="writer.session_rollups", settings=rollups.SETTINGS)
-        emptied = {(p, s) for p, _, s in moved if s}
         if emptied:
             alive = {(r["project_id"], r["session_id"]) for r in
                      self.store.select(rollups.LIVE_SESSIONS, {"keys": sorted(emptied)}, tag="writer.live_sessions")}
@@ -123,4 +147,13 @@ class BatchCommitter:
                     "version": pa.array([version] * len(gone), pa.uint64()),
                     "is_deleted": pa.array([1] * len(gone), pa.uint8()),
                 }), tag="writer.session_tombstones")
+        if changed:
+            # Links last: they are how the next commit finds the session a trace leaves. Written before the session
+            # rollups, a commit cut short in between would leave the old session counting the trace for good (its
+            # replay would see no move); written last, a replay redoes the move.
+            links = pa.table({
+                "project_id": [p for p, _, _ in changed], "trace_id": [t for _, t, _ in changed],
+                "session_id": [s for _, _, s in changed], "version": pa.array([version] * len(changed), pa.uint64()),
+            })
+            self.store.insert("trace_sessions", links, tag="writer.insert_links")
         return CommitResult(span_count, count, len(touched), len(moved))

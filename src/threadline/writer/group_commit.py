@@ -115,3 +115,6 @@ class GroupCommitWriter:
                             request.future.set_result(None)
                 finally:
                     self._pending_spans -= len(rows)
+            if self._stopping:
+                # stop() may have set the wakeup before this pass cleared it: nothing would set it again.
+                return

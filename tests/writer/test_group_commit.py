@@ -1,0 +1,229 @@
+"""GroupCommitWriter on the real store: concurrent writes share commits, a write returns once its rows are
+queryable, overload is refused up front, a failed commit fails every writer of its batch, and stop() commits what is
+queued.
+
+The committers below are real BatchCommitters (subclasses that count, pause or fail once); nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from threadline.ingest.normalize import normalize
+from threadline.ingest.pricing import PriceTable
+from threadline.ingest.spans import RawSpan, SpanRow
+from threadline.store.errors import StoreError
+from threadline.store.gateway import Store
+from threadline.writer.commit import BatchCommitter, CommitResult
+from threadline.writer.group_commit import GroupCommitWriter, Overloaded
+
+PRICES = PriceTable({})
+T0_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+PROJECT = "p"
+
+
+def trace_rows(session: str, spans: int = 2, tokens: int = 10) -> list[SpanRow]:
+    """One trace: a root carrying ``session`` and ``spans - 1`` llm children with ``tokens`` input tokens each."""
+    trace_id = uuid.uuid4().hex
+    out = [normalize(RawSpan(trace_id, f"{1:016x}", "", "root", T0_NS, T0_NS + 10**9,
+                             attributes={"session.id": session}), PROJECT, PRICES, 1)]
+    for n in range(2, spans + 1):
+        out.append(normalize(RawSpan(trace_id, f"{n:016x}", f"{1:016x}", "llm", T0_NS + n, T0_NS + 10**8,
+                                     attributes={"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o",
+                                                 "llm.token_count.prompt": str(tokens)}), PROJECT, PRICES, 1))
+    return out
+
+
+def counts(store: Store, session: str) -> tuple[int, int, int]:
+    """(distinct spans of the project, trace_count and input_tokens of ``session``; 0, 0 when it has no row)."""
+    spans = store.select("SELECT count() AS n FROM {db}.spans FINAL WHERE project_id = {p:String}", {"p": PROJECT},
+                         tag="test.spans")[0]["n"]
+    rollup = store.select("SELECT trace_count, input_tokens FROM {db}.session_rollups FINAL "
+                          "WHERE project_id = {p:String} AND session_id = {s:String}", {"p": PROJECT, "s": session},
+                          tag="test.session")
+    if not rollup:
+        return int(spans), 0, 0
+    return int(spans), int(rollup[0]["trace_count"]), int(rollup[0]["input_tokens"])
+
+
+class CountingCommitter(BatchCommitter):
+    """Records the size of every commit."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.batches: list[int] = []
+
+    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
+        self.batches.append(len(rows))
+        return super().commit(rows, token)
+
+
+class GatedCommitter(CountingCommitter):
+    """Waits for ``gate`` before committing; ``entered`` is set when a commit has started."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        return super().commit(rows, token)
+
+
+class FailsOnceCommitter(CountingCommitter):
+    """The first commit writes everything and then fails, as a commit whose acknowledgement is lost would."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.failure: StoreError | None = None
+
+    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
+        result = super().commit(rows, token)
+        if self.failure is None:
+            self.failure = StoreError("injected: the store went away after the commit")
+            raise self.failure
+        return result
+
+
+def run(scenario: Callable[[GroupCommitWriter], Awaitable[Any]], committer: BatchCommitter, **options: Any) -> Any:
+    """Start a writer on a fresh event loop, run ``scenario`` with it, stop it (bounded: a hang fails)."""
+
+    async def main() -> Any:
+        writer = GroupCommitWriter(committer, **{"flush_interval_ms": 5, **options})
+        await writer.start()
+        try:
+            return await scenario(writer)
+        finally:
+            async with asyncio.timeout(20):
+                await writer.stop()
+
+    return asyncio.run(main())
+
+
+def test_concurrent_writes_share_commits(store: Store) -> None:
+    committer = CountingCommitter(store)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(trace_rows("s-group")) for _ in range(50)))
+        assert writer.pending_spans == 0
+
+    run(scenario, committer)
+    assert sum(committer.batches) == 100
+    assert len(committer.batches) < 10, committer.batches  # grouped, not one commit per write
+    assert counts(store, "s-group") == (100, 50, 50 * 10)
+
+
+def test_batches_are_capped_at_flush_max_spans(store: Store) -> None:
+    committer = CountingCommitter(store)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(trace_rows("s-cap", spans=3)) for _ in range(10)))
+
+    run(scenario, committer, flush_max_spans=7)
+    assert sum(committer.batches) == 30
+    assert max(committer.batches) <= 7, committer.batches
+    assert counts(store, "s-cap") == (30, 10, 10 * 2 * 10)
+
+
+def test_write_returns_once_rows_are_queryable(store: Store) -> None:
+    async def scenario(writer: GroupCommitWriter) -> None:
+        for n in range(1, 4):
+            await writer.write(trace_rows("s-durable"))
+            # no await in between: the rows and the rollups they touch are already committed
+            assert counts(store, "s-durable") == (2 * n, n, 10 * n)
+
+    run(scenario, BatchCommitter(store))
+
+
+def test_overload_is_refused_and_nothing_is_dropped(store: Store) -> None:
+    committer = GatedCommitter(store)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        first = asyncio.create_task(writer.write(trace_rows("s-load", spans=6)))
+        assert await asyncio.to_thread(committer.entered.wait, 10)  # 6 spans are being committed, still pending
+        assert writer.pending_spans == 6
+        with pytest.raises(Overloaded) as refused:
+            await writer.write(trace_rows("s-load", spans=5))  # 6 + 5 > 10
+        assert refused.value.retry_after >= 1
+        fits = asyncio.create_task(writer.write(trace_rows("s-load", spans=4)))  # 6 + 4 = 10 is accepted
+        await asyncio.sleep(0.02)
+        assert writer.pending_spans == 10
+        committer.gate.set()
+        await asyncio.gather(first, fits)
+        assert writer.pending_spans == 0
+        await writer.write(trace_rows("s-load", spans=5))  # room again
+
+    run(scenario, committer, max_pending_spans=10)
+    assert counts(store, "s-load") == (15, 3, 10 * (5 + 3 + 4))
+
+
+def test_failed_commit_fails_every_writer_of_its_batch(store: Store) -> None:
+    committer = FailsOnceCommitter(store)
+    traces = [trace_rows("s-fail") for _ in range(5)]
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        outcomes = await asyncio.gather(*(writer.write(rows) for rows in traces), return_exceptions=True)
+        assert committer.batches == [10]  # the five writes were one batch
+        assert all(outcome is committer.failure for outcome in outcomes), outcomes
+        assert writer.pending_spans == 0
+        # the next batch works; the clients' retries of the failed writes double count nothing
+        await asyncio.gather(*(writer.write(rows) for rows in traces), writer.write(trace_rows("s-fail")))
+
+    run(scenario, committer)
+    assert len(committer.batches) == 2
+    assert counts(store, "s-fail") == (12, 6, 60)
+
+
+def test_stop_commits_what_is_queued(store: Store) -> None:
+    committer = CountingCommitter(store)
+
+    async def main() -> None:
+        writer = GroupCommitWriter(committer, flush_interval_ms=5)
+        await writer.start()
+        writes = [asyncio.create_task(writer.write(trace_rows("s-stop"))) for _ in range(20)]
+        await asyncio.sleep(0)  # the writes are queued; the flush loop has not picked them up yet
+        started = time.monotonic()
+        async with asyncio.timeout(6):  # (stop() swallows the cancellation: the elapsed time tells a hang)
+            await writer.stop()
+        assert time.monotonic() - started < 5, "stop() waited on a wakeup nobody sends"
+        async with asyncio.timeout(1):
+            await asyncio.gather(*writes)  # every queued write was committed and acknowledged
+        with pytest.raises(RuntimeError):
+            await writer.write(trace_rows("s-stop"))
+
+    asyncio.run(main())
+    assert sum(committer.batches) == 40
+    assert counts(store, "s-stop") == (40, 20, 200)
+
+
+def test_stop_during_the_flush_wait_and_during_a_commit(store: Store) -> None:
+    committer = GatedCommitter(store)
+
+    async def main() -> None:
+        writer = GroupCommitWriter(committer, flush_interval_ms=50)
+        await writer.start()
+        first = asyncio.create_task(writer.write(trace_rows("s-stop2")))
+        assert await asyncio.to_thread(committer.entered.wait, 10)  # a commit is in progress
+        queued = [asyncio.create_task(writer.write(trace_rows("s-stop2"))) for _ in range(3)]
+        await asyncio.sleep(0)
+        stopping = asyncio.create_task(writer.stop())
+        await asyncio.sleep(0.02)
+        assert not stopping.done()
+        committer.gate.set()
+        async with asyncio.timeout(10):
+            await stopping
+        async with asyncio.timeout(1):
+            await asyncio.gather(first, *queued)
+
+    asyncio.run(main())
+    assert sum(committer.batches) == 8
+    assert counts(store, "s-stop2") == (8, 4, 40)
