@@ -19,6 +19,9 @@ from threadline.store.errors import QueryError, StoreError, StoreUnavailable
 
 _sessions: dict[str, Any] = {}
 _sessions_lock = threading.Lock()
+# chDB 4.4 runs one query of a session at a time but binds ``params`` outside that critical section: concurrent
+# queries swap or lose each other's parameters (wrong rows, "Substitution `x` is not set"). Serialise them here.
+_query_lock = threading.Lock()
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -78,7 +81,8 @@ class ChdbTransport:
 
     def query_arrow(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> pa.Table:
         try:
-            result = self._session.query(sql + _settings_clause(settings), "Arrow", params=_bind(params))
+            with _query_lock:
+                result = self._session.query(sql + _settings_clause(settings), "Arrow", params=_bind(params))
         except Exception as exc:
             raise _translate(exc, sql) from None
         data = result.bytes()
@@ -88,7 +92,8 @@ class ChdbTransport:
 
     def command(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         try:
-            self._session.query(sql + _settings_clause(settings), "Null", params=_bind(params))
+            with _query_lock:
+                self._session.query(sql + _settings_clause(settings), "Null", params=_bind(params))
         except Exception as exc:
             raise _translate(exc, sql) from None
 
@@ -98,7 +103,8 @@ class ChdbTransport:
         arrow_rows = data  # noqa: F841
         sql = f"INSERT INTO {table} ({columns}){_settings_clause(settings)} SELECT {columns} FROM Python(arrow_rows)"
         try:
-            self._session.query(sql, "Null")
+            with _query_lock:
+                self._session.query(sql, "Null")
         except Exception as exc:
             raise _translate(exc, sql) from None
 
