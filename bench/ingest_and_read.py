@@ -1,6 +1,6 @@
 """Benchmark: OTLP ingest throughput and read latencies of a fresh `threadline serve`.
 
-Builds a workload of OTLP protobuf requests in memory (sessions × turns × spans, one session of exactly 30 turns),
+Builds a workload of OTLP protobuf requests in memory (sessions x turns x spans, one session of exactly 30 turns),
 posts them with a few concurrent clients to a `threadline serve` subprocess on a temporary data directory, then times
 the sessions list (first page and a deep page) and a 30-turn session's detail. Prints a table and writes JSON to
 bench/results/.
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=5000)
     parser.add_argument("--spans-per-turn", type=int, default=5)
     parser.add_argument("--spans-per-request", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent exporters")
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

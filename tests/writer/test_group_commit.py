@@ -18,10 +18,10 @@ import pytest
 
 from threadline.ingest.normalize import normalize
 from threadline.ingest.pricing import PriceTable
-from threadline.ingest.spans import RawSpan, SpanRow
+from threadline.ingest.spans import RawSpan, SpanBatch, SpanRow
 from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
-from threadline.writer.commit import BatchCommitter, CommitResult
+from threadline.writer.commit import BatchCommitter, CommitResult, InsertedBatch
 from threadline.writer.group_commit import GroupCommitWriter, Overloaded
 
 PRICES = PriceTable({})
@@ -60,9 +60,9 @@ class CountingCommitter(BatchCommitter):
         super().__init__(store)
         self.batches: list[int] = []
 
-    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
         self.batches.append(len(rows))
-        return super().commit(rows, token)
+        return super().insert(rows, token)
 
 
 class GatedCommitter(CountingCommitter):
@@ -73,10 +73,10 @@ class GatedCommitter(CountingCommitter):
         self.gate = threading.Event()
         self.entered = threading.Event()
 
-    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
         self.entered.set()
         assert self.gate.wait(30), "the test never opened the gate"
-        return super().commit(rows, token)
+        return super().insert(rows, token)
 
 
 class FailsOnceCommitter(CountingCommitter):
@@ -86,8 +86,8 @@ class FailsOnceCommitter(CountingCommitter):
         super().__init__(store)
         self.failure: StoreError | None = None
 
-    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
-        result = super().commit(rows, token)
+    def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
+        result = super().recompute_inserted(inserted)
         if self.failure is None:
             self.failure = StoreError("injected: the store went away after the commit")
             raise self.failure

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from threadline.api.problems import Problem
 from threadline.api.state import AppState
-from threadline.ingest.spans import SpanRow
+from threadline.ingest.spans import SpanBatch
 from threadline.writer.group_commit import Overloaded
 
 
-async def write_rows(state: AppState, rows: list[SpanRow]) -> None:
+async def write_rows(state: AppState, rows: SpanBatch) -> None:
     """Await the commit of ``rows``. Raises Problem 503 with Retry-After when the writer is overloaded or
     stopping, 413 when the request alone exceeds the writer's queue; store errors propagate (problem+json)."""
     if len(rows) > state.writer.max_pending_spans:

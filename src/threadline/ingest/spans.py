@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -86,6 +86,22 @@ class RawSpan:
     explicit: dict[str, Any] = field(default_factory=dict)
 
 
+SpanBatch: TypeAlias = list[SpanRow] | pa.Table
+"""Spans on their way to the writer: rows, or the Arrow table built from them (build it off the event loop, in
+parallel with commits, rather than in the single writer thread)."""
+
+
 def rows_to_arrow(rows: list[SpanRow]) -> pa.Table:
     """Build the Arrow table inserted into ``spans`` from span rows (maps as lists of (key, value) pairs)."""
     return pa.Table.from_pylist(rows, schema=SPAN_SCHEMA)
+
+
+def as_table(batch: SpanBatch) -> pa.Table:
+    """A span batch as the Arrow table of the ``spans`` schema."""
+    return batch if isinstance(batch, pa.Table) else rows_to_arrow(batch)
+
+
+def concat(batches: list[SpanBatch]) -> pa.Table:
+    """One Arrow table of several span batches."""
+    tables = [as_table(b) for b in batches]
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)

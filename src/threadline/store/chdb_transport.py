@@ -22,6 +22,10 @@ _sessions_lock = threading.Lock()
 # chDB 4.4 runs one query of a session at a time but binds ``params`` outside that critical section: concurrent
 # queries swap or lose each other's parameters (wrong rows, "Substitution `x` is not set"). Serialise them here.
 _query_lock = threading.Lock()
+# Inserts bind no parameters, so they run on a second connection of the same engine, beside queries: the writer
+# inserts one batch's spans while it recomputes the previous batch's rollups.
+_insert_connections: dict[str, Any] = {}
+_insert_lock = threading.Lock()
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -44,6 +48,16 @@ def _open_session(path: Path) -> Any:
                     f"cannot open the data directory {key}: {exc}. Is another Threadline process using it?"
                 ) from exc
         return _sessions[key]
+
+
+def _insert_connection(path: Path) -> Any:
+    import chdb
+
+    key = str(path.resolve())
+    with _sessions_lock:
+        if key not in _insert_connections:
+            _insert_connections[key] = chdb.connect(key)  # type: ignore[no-untyped-call]
+        return _insert_connections[key]
 
 
 def _bind(params: Mapping[str, Any]) -> dict[str, str]:
@@ -78,6 +92,7 @@ class ChdbTransport:
 
     def __init__(self, data_dir: Path) -> None:
         self._session = _open_session(data_dir)
+        self._inserts = _insert_connection(data_dir)
 
     def query_arrow(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> pa.Table:
         try:
@@ -103,8 +118,8 @@ class ChdbTransport:
         arrow_rows = data  # noqa: F841
         sql = f"INSERT INTO {table} ({columns}){_settings_clause(settings)} SELECT {columns} FROM Python(arrow_rows)"
         try:
-            with _query_lock:
-                self._session.query(sql, "Null")
+            with _insert_lock:
+                self._inserts.query(sql, "Null")
         except Exception as exc:
             raise _translate(exc, sql) from None
 

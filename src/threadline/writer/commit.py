@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from threadline import rollups
-from threadline.ingest.spans import SpanRow, rows_to_arrow
+from threadline.ingest.spans import SpanBatch, as_table
 from threadline.store.gateway import Store
 
 log = logging.getLogger("threadline.writer")
@@ -39,6 +39,14 @@ class CommitResult:
     traces: int
     sessions: int
     moved_traces: int
+
+
+@dataclass(frozen=True)
+class InsertedBatch:
+    """A batch whose spans are inserted: the (project_id, trace_id) pairs it touched and its span count."""
+
+    traces: list[Key]
+    spans: int
 
 
 def batch_token(table: pa.Table) -> str:
@@ -66,16 +74,29 @@ class BatchCommitter:
         self._version = max(self._version + 1, time.time_ns())
         return self._version
 
-    def commit(self, rows: list[SpanRow], token: str | None = None) -> CommitResult:
-        """Insert ``rows`` (span rows of any projects) and recompute what they touch. Raises StoreError; on error
-        the batch may be committed again safely."""
-        if not rows:
+    def commit(self, rows: SpanBatch, token: str | None = None) -> CommitResult:
+        """Insert ``rows`` (span rows, or their Arrow table, of any projects) and recompute what they touch.
+        Raises StoreError; on error the batch may be committed again safely."""
+        return self.recompute_inserted(self.insert(rows, token))
+
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
+        """First half of a commit: insert the spans (safe to run beside :meth:`recompute_inserted` of another
+        batch). Raises StoreError."""
+        if not len(rows):
+            return InsertedBatch([], 0)
+        table = as_table(rows)
+        self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token or batch_token(table))
+        traces = sorted(set(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
+                                strict=True)))
+        return InsertedBatch(traces, table.num_rows)
+
+    def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
+        """Second half of a commit: links and rollups of an inserted batch's traces (one at a time per process).
+        Raises StoreError."""
+        if not inserted.traces:
             return CommitResult(0, 0, 0, 0)
         with self._lock:
-            table = rows_to_arrow(rows)
-            self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token or batch_token(table))
-            traces = sorted({(r["project_id"], r["trace_id"]) for r in rows})
-            return self._recompute(traces, len(rows))
+            return self._recompute(inserted.traces, inserted.spans)
 
     def recompute_traces(self, traces: list[Key]) -> CommitResult:
         """Recompute links and rollups of ``traces`` ((project_id, trace_id) pairs) from stored spans."""

@@ -12,8 +12,8 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from threadline.ingest.spans import SpanRow
-from threadline.writer.commit import BatchCommitter
+from threadline.ingest.spans import SpanBatch, concat
+from threadline.writer.commit import BatchCommitter, InsertedBatch
 
 log = logging.getLogger("threadline.writer")
 
@@ -28,7 +28,7 @@ class Overloaded(Exception):
 
 @dataclass
 class _Request:
-    rows: list[SpanRow]
+    rows: SpanBatch
     future: asyncio.Future[None] = field(repr=False)
 
 
@@ -65,10 +65,10 @@ class GroupCommitWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def write(self, rows: list[SpanRow]) -> None:
+    async def write(self, rows: SpanBatch) -> None:
         """Wait until ``rows`` are committed. Raises Overloaded when the queue is full, RuntimeError when stopping,
         and the commit's StoreError when the batch failed (nothing of it is acknowledged; a retry is safe)."""
-        if not rows:
+        if not len(rows):
             return
         if self._stopping or self._task is None:
             raise RuntimeError("the writer is not running")
@@ -90,6 +90,19 @@ class GroupCommitWriter:
         return taken
 
     async def _run(self) -> None:
+        # Two stages: this loop gathers batches and inserts their spans; _rollups recomputes the rollups of every
+        # batch inserted meanwhile, in one pass, and acknowledges them. Inserts run beside rollups, and the slower
+        # stage's per-pass cost is shared by more spans as load grows. The queue is bounded by max_pending_spans.
+        inserted: asyncio.Queue[tuple[list[_Request], InsertedBatch] | None] = asyncio.Queue()
+        rollups = asyncio.create_task(self._rollups(inserted), name="threadline-rollups")
+        try:
+            await self._gather_and_insert(inserted)
+        finally:
+            await inserted.put(None)
+            await rollups
+
+    async def _gather_and_insert(self, inserted: asyncio.Queue[tuple[list[_Request], InsertedBatch] | None]
+                                 ) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -101,20 +114,50 @@ class GroupCommitWriter:
                 await asyncio.sleep(self.flush_interval)  # let concurrent requests join this batch
             while self._queue:
                 batch = self._take_batch()
-                rows = [row for request in batch for row in request.rows]
+                size = sum(len(request.rows) for request in batch)
                 try:
-                    await asyncio.to_thread(self.committer.commit, rows)
+                    rows = await asyncio.to_thread(concat, [request.rows for request in batch])
+                    done = await asyncio.to_thread(self.committer.insert, rows)
                 except Exception as exc:
-                    log.error("commit of %d spans failed: %s", len(rows), exc)
-                    for request in batch:
-                        if not request.future.done():
-                            request.future.set_exception(exc)
-                else:
-                    for request in batch:
-                        if not request.future.done():
-                            request.future.set_result(None)
-                finally:
-                    self._pending_spans -= len(rows)
+                    self._settle(batch, size, exc)
+                    continue
+                await inserted.put((batch, done))
             if self._stopping:
                 # stop() may have set the wakeup before this pass cleared it: nothing would set it again.
                 return
+
+    async def _rollups(self, inserted: asyncio.Queue[tuple[list[_Request], InsertedBatch] | None]) -> None:
+        stopping = False
+        while not stopping:
+            item = await inserted.get()
+            items = []
+            while item is not None:
+                items.append(item)
+                if inserted.empty():
+                    break
+                item = inserted.get_nowait()
+            stopping = item is None
+            if not items:
+                continue
+            merged = InsertedBatch(sorted({key for _, done in items for key in done.traces}),
+                                   sum(done.spans for _, done in items))
+            try:
+                await asyncio.to_thread(self.committer.recompute_inserted, merged)
+            except Exception as exc:
+                error: Exception | None = exc
+            else:
+                error = None
+            for batch, done in items:
+                self._settle(batch, done.spans, error)
+
+    def _settle(self, batch: list[_Request], size: int, error: Exception | None) -> None:
+        """Resolve the requests of a batch: committed (error None) or failed (nothing acknowledged)."""
+        if error is not None:
+            log.error("commit of %d spans failed: %s", size, error)
+        for request in batch:
+            if not request.future.done():
+                if error is None:
+                    request.future.set_result(None)
+                else:
+                    request.future.set_exception(error)
+        self._pending_spans -= size

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -14,8 +16,10 @@ from threadline.api.body import read_body
 from threadline.api.problems import Problem
 from threadline.api.state import AppState, app_state, project_id
 from threadline.api.write import write_rows
-from threadline.ingest.native import IngestResponse, NativeBatch, to_raw_spans
+from threadline.ingest.native import IngestedTrace, IngestResponse, NativeBatch, to_raw_spans
 from threadline.ingest.normalize import InvalidSpan, normalize
+from threadline.ingest.pricing import PriceTable
+from threadline.ingest.spans import rows_to_arrow
 
 router = APIRouter()
 
@@ -36,14 +40,18 @@ async def post_ingest(request: Request, state: Annotated[AppState, Depends(app_s
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, f"the body is not valid JSON ({exc})") from None
     try:
-        batch = NativeBatch.model_validate(document).root
+        table, ids = await asyncio.to_thread(validate_and_normalize, document, project, state.prices)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    raw_spans, ids = to_raw_spans(batch)
-    ingested_at_us = time.time_ns() // 1000
-    try:
-        rows = [normalize(raw, project, state.prices, ingested_at_us) for raw in raw_spans]
     except InvalidSpan as exc:
         raise Problem(422, f"the batch was not stored: {exc}") from None
-    await write_rows(state, rows)
-    return IngestResponse(traces=ids, accepted_spans=len(rows))
+    await write_rows(state, table)
+    return IngestResponse(traces=ids, accepted_spans=table.num_rows)
+
+
+def validate_and_normalize(document: Any, project: str, prices: PriceTable) -> tuple[pa.Table, list[IngestedTrace]]:
+    """Validate a native batch and normalise it: (Arrow table of span rows, ids per trace). Raises
+    pydantic.ValidationError or InvalidSpan; CPU-bound, so run it off the event loop."""
+    raw_spans, ids = to_raw_spans(NativeBatch.model_validate(document).root)
+    ingested_at_us = time.time_ns() // 1000
+    return rows_to_arrow([normalize(raw, project, prices, ingested_at_us) for raw in raw_spans]), ids

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Annotated
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Request, Response
 
 from threadline.api.body import read_body
@@ -15,16 +16,16 @@ from threadline.api.write import write_rows
 from threadline.ingest.normalize import InvalidSpan, normalize
 from threadline.ingest.otlp import JSON, PROTOBUF, OtlpDecodeError, decode_request, encode_response, to_raw_spans
 from threadline.ingest.pricing import PriceTable
-from threadline.ingest.spans import SpanRow
+from threadline.ingest.spans import SpanRow, rows_to_arrow
 
 router = APIRouter()
 MAX_MESSAGES = 5
 
 
 def decode_and_normalize(body: bytes, content_type: str, project: str, prices: PriceTable
-                         ) -> tuple[list[SpanRow], int, str]:
-    """Decode an OTLP body and normalise its spans: (rows, rejected span count, message naming the first few
-    rejections). Raises OtlpDecodeError. CPU-bound: run it off the event loop."""
+                         ) -> tuple[pa.Table, int, str]:
+    """Decode an OTLP body and normalise its spans: (Arrow table of span rows, rejected span count, message naming
+    the first few rejections). Raises OtlpDecodeError. CPU-bound: run it off the event loop."""
     raw_spans = to_raw_spans(decode_request(body, content_type))
     ingested_at_us = time.time_ns() // 1000
     rows: list[SpanRow] = []
@@ -39,7 +40,7 @@ def decode_and_normalize(body: bytes, content_type: str, project: str, prices: P
         message = f"{len(problems)} span(s) rejected: " + "; ".join(problems[:MAX_MESSAGES])
         if len(problems) > MAX_MESSAGES:
             message += f"; and {len(problems) - MAX_MESSAGES} more"
-    return rows, len(problems), message
+    return rows_to_arrow(rows), len(problems), message
 
 
 @router.post(

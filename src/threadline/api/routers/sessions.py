@@ -43,7 +43,7 @@ async def get_session(session_id: str, state: Annotated[AppState, Depends(app_st
     if row is None:
         raise _not_found(session_id)
     traces = await asyncio.to_thread(q.session_traces, state.store, project, session_id, limit=DETAIL_TRACES,
-                                     offset=0)
+                                     offset=0, with_total=False)
     summary = present.session(row, state.settings.session_idle_timeout_s)
     return SessionDetail(**summary.model_dump(), traces=[present.trace(t) for t in traces.rows])
 
