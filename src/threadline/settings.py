@@ -40,4 +40,14 @@ class Settings(BaseSettings):
     price_table: Path | None = Field(
         None, description="JSON file of model prices overriding/extending the shipped table (USD per 1M tokens)."
     )
+    admin_key: str | None = Field(
+        None, min_length=16, description="Secret guarding the admin API (/v1/admin/...); the admin API is off "
+        "when unset."
+    )
+    session_cookie_ttl_s: int = Field(
+        7 * 86400, gt=0, description="Lifetime of a dashboard login (s)."
+    )
+    auth_failure_limit: int = Field(
+        10, gt=0, description="Failed authentications from one address within a minute before it gets 429."
+    )
     log_level: str = Field("info", description="Log level of the server (debug, info, warning, error).")

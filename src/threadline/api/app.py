@@ -14,11 +14,15 @@ from fastapi.openapi.utils import get_openapi
 from threadline import __version__
 from threadline.api import problems
 from threadline.api.paths import EncodedSegmentsMiddleware
-from threadline.api.routers import health, ingest, otlp, sessions, traces
+from threadline.api.routers import admin, health, ingest, login, metrics, otlp, sessions, traces
 from threadline.api.state import AppState
+from threadline.auth.authenticator import Authenticator, FailureThrottle, is_loopback
+from threadline.auth.repository import ProjectRepository
 from threadline.ingest.native import NativeBatch
 from threadline.ingest.pricing import PriceTable
+from threadline.metrics import Metrics
 from threadline.settings import Settings
+from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.store.migrations import migrate
 from threadline.writer.commit import BatchCommitter
@@ -35,6 +39,27 @@ def open_store(settings: Settings) -> Store:
     return Store.embedded(settings.data_dir, settings.database)
 
 
+def _announce_auth(state: AppState) -> None:
+    if state.auth.local_mode():
+        log.info("local development mode: no API key exists and the server only listens on loopback, so requests "
+                 "without a key act on project 'default'; `threadline keys create --project default` ends this")
+    elif not state.auth.repository.any_keys():
+        log.warning("every request needs an API key (the server listens beyond loopback) and none exists yet: "
+                    "create one with `threadline keys create --project default`")
+
+
+async def _record_key_use(state: AppState, every_s: float = 5.0) -> None:
+    """Write the keys' last-use times (at most once a minute per key) in the background."""
+    while True:
+        await asyncio.sleep(every_s)
+        due = state.auth.pending_touches()
+        if due:
+            try:
+                await asyncio.to_thread(state.projects.touch, due)
+            except StoreError as exc:
+                log.warning("could not record API key use: %s", exc)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """Build the app. On startup it opens ``store`` (or the one ``settings`` name), applies pending migrations and
     starts the group-commit writer; on shutdown it commits what is queued."""
@@ -49,19 +74,27 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         writer = GroupCommitWriter(committer, flush_interval_ms=settings.flush_interval_ms,
                                    flush_max_spans=settings.flush_max_spans,
                                    max_pending_spans=settings.max_pending_spans)
+        projects = ProjectRepository(opened)
+        auth = Authenticator(projects, loopback_bind=is_loopback(settings.host))
+        state = AppState(settings=settings, store=opened, writer=writer, prices=PriceTable.load(settings.price_table),
+                         projects=projects, auth=auth, throttle=FailureThrottle(settings.auth_failure_limit),
+                         metrics=Metrics())
+        await asyncio.to_thread(_announce_auth, state)
         await writer.start()
-        app.state.threadline = AppState(settings=settings, store=opened, writer=writer,
-                                        prices=PriceTable.load(settings.price_table))
+        app.state.threadline = state
+        touch = asyncio.create_task(_record_key_use(state), name="threadline-key-use")
         try:
             yield
         finally:
+            touch.cancel()
             await writer.stop()
+            await asyncio.to_thread(projects.touch, auth.pending_touches(force=True))
 
     app = FastAPI(title="Threadline", version=__version__, lifespan=lifespan,
                   description="Session-first observability for LLM applications and agents.")
     problems.install(app)
     app.add_middleware(EncodedSegmentsMiddleware)  # session ids with '/' route when sent as %2F
-    for module in (otlp, ingest, sessions, traces, health):
+    for module in (otlp, ingest, sessions, traces, login, admin, health, metrics):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

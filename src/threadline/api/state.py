@@ -1,4 +1,4 @@
-"""What the request handlers share: settings, store, writer and price table, held on ``app.state``."""
+"""What the request handlers share, held on ``app.state``: settings, store, writer, prices, auth, metrics."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from threadline.auth.authenticator import Authenticator, FailureThrottle
+from threadline.auth.repository import ProjectRepository
 from threadline.ingest.pricing import PriceTable
+from threadline.metrics import Metrics
 from threadline.settings import Settings
 from threadline.store.gateway import Store
 from threadline.writer.group_commit import GroupCommitWriter
-
-DEFAULT_PROJECT = "default"
 
 
 @dataclass
@@ -22,15 +23,13 @@ class AppState:
     store: Store
     writer: GroupCommitWriter
     prices: PriceTable
+    projects: ProjectRepository
+    auth: Authenticator
+    throttle: FailureThrottle
+    metrics: Metrics
 
 
 def app_state(request: Request) -> AppState:
     """FastAPI dependency: the app's AppState."""
     state: AppState = request.app.state.threadline
     return state
-
-
-def project_id(request: Request) -> str:
-    """FastAPI dependency: the project a request acts on. Until API keys exist every request acts on
-    ``default``."""
-    return DEFAULT_PROJECT

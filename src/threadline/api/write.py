@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from threadline.api.problems import Problem
 from threadline.api.state import AppState
 from threadline.ingest.spans import SpanBatch
@@ -14,6 +16,7 @@ async def write_rows(state: AppState, rows: SpanBatch) -> None:
     if len(rows) > state.writer.max_pending_spans:
         raise Problem(413, f"the request holds {len(rows)} spans, more than the {state.writer.max_pending_spans} "
                            "the server queues (THREADLINE_MAX_PENDING_SPANS); send smaller batches")
+    started = time.perf_counter()
     try:
         await state.writer.write(rows)
     except Overloaded as exc:
@@ -21,3 +24,4 @@ async def write_rows(state: AppState, rows: SpanBatch) -> None:
                       headers={"Retry-After": str(exc.retry_after)}) from None
     except RuntimeError:
         raise Problem(503, "the server is shutting down; retry shortly", headers={"Retry-After": "1"}) from None
+    state.metrics.commit_wait_seconds.observe(time.perf_counter() - started)

@@ -121,11 +121,11 @@ class Authenticator:
     def _note_use(self, key_id: str) -> None:
         self._used[key_id] = datetime.now(UTC)
 
-    def pending_touches(self) -> dict[str, datetime]:
-        """Last uses not yet recorded, at most one per key per minute; clears them."""
+    def pending_touches(self, *, force: bool = False) -> dict[str, datetime]:
+        """Last uses not yet recorded, at most one per key per minute (all of them with ``force``); clears them."""
         now = time.monotonic()
         due = {k: v for k, v in list(self._used.items())
-               if now - self._touched_at.get(k, float("-inf")) >= TOUCH_EVERY_S}
+               if force or now - self._touched_at.get(k, float("-inf")) >= TOUCH_EVERY_S}
         for key_id in due:
             self._touched_at[key_id] = now
             self._used.pop(key_id, None)

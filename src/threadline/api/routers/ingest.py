@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from threadline.api.auth import project_id
 from threadline.api.body import read_body
 from threadline.api.problems import Problem
-from threadline.api.state import AppState, app_state, project_id
+from threadline.api.state import AppState, app_state
 from threadline.api.write import write_rows
 from threadline.ingest.native import IngestedTrace, IngestResponse, NativeBatch, to_raw_spans
 from threadline.ingest.normalize import InvalidSpan, normalize
@@ -46,6 +47,7 @@ async def post_ingest(request: Request, state: Annotated[AppState, Depends(app_s
     except InvalidSpan as exc:
         raise Problem(422, f"the batch was not stored: {exc}") from None
     await write_rows(state, table)
+    state.metrics.spans_ingested.labels("native").inc(table.num_rows)
     return IngestResponse(traces=ids, accepted_spans=table.num_rows)
 
 

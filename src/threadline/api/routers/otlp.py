@@ -9,9 +9,10 @@ from typing import Annotated
 import pyarrow as pa
 from fastapi import APIRouter, Depends, Request, Response
 
+from threadline.api.auth import project_id
 from threadline.api.body import read_body
 from threadline.api.problems import Problem
-from threadline.api.state import AppState, app_state, project_id
+from threadline.api.state import AppState, app_state
 from threadline.api.write import write_rows
 from threadline.ingest.normalize import InvalidSpan, normalize
 from threadline.ingest.otlp import JSON, PROTOBUF, OtlpDecodeError, decode_request, encode_response, to_raw_spans
@@ -65,4 +66,6 @@ async def post_traces(request: Request, state: Annotated[AppState, Depends(app_s
     except OtlpDecodeError as exc:
         raise Problem(400, f"could not decode the OTLP request: {exc}") from None
     await write_rows(state, rows)
+    state.metrics.spans_ingested.labels("otlp").inc(len(rows))
+    state.metrics.spans_rejected.labels("otlp").inc(rejected)
     return Response(encode_response(rejected, message, content_type), media_type=content_type)

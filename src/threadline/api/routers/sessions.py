@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query
 
 from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
 from threadline.api import present
+from threadline.api.auth import project_id
 from threadline.api.problems import Problem
 from threadline.api.schemas import SessionDetail, SessionPage, TracePage
-from threadline.api.state import AppState, app_state, project_id
+from threadline.api.state import AppState, app_state
 from threadline.queries import sessions as q
 
 router = APIRouter(tags=["sessions"])

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from threadline.api import present
+from threadline.api.auth import project_id
 from threadline.api.problems import Problem
 from threadline.api.schemas import TraceDetail
-from threadline.api.state import AppState, app_state, project_id
+from threadline.api.state import AppState, app_state
 from threadline.queries import sessions as q
 
 router = APIRouter(tags=["traces"])

@@ -1,0 +1,146 @@
+"""Admin API (``/v1/admin/...``): projects and API keys, guarded by the admin key of ``THREADLINE_ADMIN_KEY``.
+
+This is also how the CLI changes projects and keys while an embedded server owns the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from threadline.api.auth import check_throttle, client_address, presented_key, refuse
+from threadline.api.problems import Problem
+from threadline.api.state import AppState, app_state
+from threadline.auth.authenticator import AuthError
+from threadline.auth.repository import ApiKey, NotFound, Project, ProjectError
+
+
+async def admin(request: Request, state: Annotated[AppState, Depends(app_state)]) -> AppState:
+    """FastAPI dependency: the request carries the admin key (as a Bearer token or ``x-api-key``). Raises 403 when
+    the admin API is disabled, 401 for a wrong key, 429 when throttled."""
+    expected = state.settings.admin_key
+    if not expected:
+        raise Problem(403, "the admin API is disabled; start the server with THREADLINE_ADMIN_KEY set")
+    address = client_address(request)
+    check_throttle(state, address)
+    given = presented_key(request) or ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise refuse(state, address, AuthError("admin", "the admin key is missing or wrong"))
+    return state
+
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Admin = Annotated[AppState, Depends(admin)]
+
+
+class ProjectOut(BaseModel):
+    """A project."""
+
+    project_id: str
+    name: str
+    created_at: datetime
+
+
+class ProjectIn(BaseModel):
+    """A project to create: ``project_id`` is a slug (lowercase letters, digits, ``-``, ``_``)."""
+
+    project_id: str = Field(min_length=1, max_length=63, examples=["checkout-bot"])
+    name: str | None = Field(None, max_length=200)
+
+
+class KeyOut(BaseModel):
+    """A stored API key (never its secret)."""
+
+    key_id: str
+    project_id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class KeyIn(BaseModel):
+    """A key to create for a project."""
+
+    project_id: str = Field(min_length=1, max_length=63)
+    name: str | None = Field(None, max_length=200)
+
+
+class CreatedKey(KeyOut):
+    """A new key: ``secret`` is shown only in this response."""
+
+    secret: str
+
+
+def _project(p: Project) -> ProjectOut:
+    return ProjectOut(project_id=p.project_id, name=p.name, created_at=p.created_at)
+
+
+def _key(k: ApiKey) -> KeyOut:
+    return KeyOut(key_id=k.key_id, project_id=k.project_id, name=k.name, created_at=k.created_at,
+                  last_used_at=k.last_used_at, revoked=k.revoked)
+
+
+def _problem(exc: ProjectError) -> Problem:
+    return Problem(404 if isinstance(exc, NotFound) else 409 if "already exists" in str(exc) else 400, str(exc))
+
+
+@router.get("/projects", response_model=list[ProjectOut], summary="List projects")
+async def list_projects(state: Admin) -> list[ProjectOut]:
+    """Every live project."""
+    return [_project(p) for p in await asyncio.to_thread(state.projects.list_projects)]
+
+
+@router.post("/projects", response_model=ProjectOut, status_code=201, summary="Create a project")
+async def create_project(body: ProjectIn, state: Admin) -> ProjectOut:
+    """Create a project; 409 when it exists, 400 for an invalid id."""
+    try:
+        return _project(await asyncio.to_thread(state.projects.create_project, body.project_id, body.name))
+    except ProjectError as exc:
+        raise _problem(exc) from None
+
+
+@router.delete("/projects/{project_id}", status_code=204, summary="Delete a project and its data")
+async def delete_project(project_id: str, state: Admin) -> Response:
+    """Delete a project: its keys are revoked and its spans, rollups and annotations deleted. 404 when unknown."""
+    try:
+        await asyncio.to_thread(state.projects.delete_project, project_id)
+    except ProjectError as exc:
+        raise _problem(exc) from None
+    state.auth.invalidate()
+    return Response(status_code=204)
+
+
+@router.get("/keys", response_model=list[KeyOut], summary="List API keys")
+async def list_keys(state: Admin, project_id: Annotated[str | None, Query(description="only this project's")] = None
+                    ) -> list[KeyOut]:
+    """Keys, newest first, with their last use (recorded at most once a minute)."""
+    return [_key(k) for k in await asyncio.to_thread(state.projects.list_keys, project_id)]
+
+
+@router.post("/keys", response_model=CreatedKey, status_code=201, summary="Create an API key")
+async def create_key(body: KeyIn, state: Admin) -> CreatedKey:
+    """Create a key for a project; the secret is in this response only. 404 when the project is unknown."""
+    try:
+        key, secret = await asyncio.to_thread(state.projects.create_key, body.project_id, body.name)
+    except ProjectError as exc:
+        raise _problem(exc) from None
+    state.auth.invalidate()
+    return CreatedKey(**_key(key).model_dump(), secret=secret)
+
+
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
+async def revoke_key(key_id: str, state: Admin) -> Response:
+    """Revoke a key: refused by this server at once and by every other replica within a second. 404 when
+    unknown."""
+    try:
+        await asyncio.to_thread(state.projects.revoke_key, key_id)
+    except ProjectError as exc:
+        raise _problem(exc) from None
+    state.auth.invalidate()
+    return Response(status_code=204)

@@ -1,0 +1,66 @@
+"""Dashboard login: exchange an API key for an HttpOnly, SameSite=Strict session cookie."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from threadline.api.auth import SESSION_COOKIE, check_throttle, client_address, principal, refuse
+from threadline.api.state import AppState, app_state
+from threadline.auth import tokens
+from threadline.auth.authenticator import AuthError, Principal
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    """The API key to log in with."""
+
+    api_key: str = Field(min_length=1, max_length=200)
+
+
+class Whoami(BaseModel):
+    """Who the request acts as. ``local_mode`` is true while requests without a key act on ``default``."""
+
+    project_id: str
+    key_id: str | None
+    local_mode: bool
+
+
+@router.post("/login", response_model=Whoami, summary="Log the dashboard in with an API key")
+async def login(body: LoginIn, request: Request, response: Response,
+                state: Annotated[AppState, Depends(app_state)]) -> Whoami:
+    """Verify the key and set the session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). 401 for a bad
+    key."""
+    address = client_address(request)
+    check_throttle(state, address)
+    try:
+        found = await asyncio.to_thread(state.auth.authenticate_key, body.api_key)
+    except AuthError as exc:
+        raise refuse(state, address, exc) from None
+    assert found.key_id is not None
+    ttl = state.settings.session_cookie_ttl_s
+    secret = await asyncio.to_thread(lambda: state.auth.server_secret)
+    token = tokens.sign_session(secret, found.key_id, int(time.time()) + ttl)
+    response.set_cookie(SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")
+    return Whoami(project_id=found.project_id, key_id=found.key_id, local_mode=False)
+
+
+@router.post("/logout", status_code=204, summary="Log the dashboard out")
+async def logout(response: Response) -> Response:
+    """Clear the session cookie."""
+    response.status_code = 204
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/whoami", response_model=Whoami, summary="Who the credentials act as")
+async def whoami(found: Annotated[Principal, Depends(principal)],
+                 state: Annotated[AppState, Depends(app_state)]) -> Whoami:
+    """The project and key of the request's credentials."""
+    return Whoami(project_id=found.project_id, key_id=found.key_id, local_mode=found.key_id is None)
