@@ -226,9 +226,84 @@ INSERT INTO {db}.projects (project_id, name, created_at, deleted, version)
 SELECT 'default', 'Default project', now64(3), 0, 1
 """
 
+# Scores and notes on sessions and traces (``target`` is 'session' or 'trace', ``target_id`` the external session id or
+# the trace id). Deleting a score writes its row again with deleted = 1.
+SCORES = """
+CREATE TABLE IF NOT EXISTS {db}.scores (
+    project_id LowCardinality(String),
+    target LowCardinality(String),
+    target_id String,
+    score_id String,
+    name LowCardinality(String),
+    data_type LowCardinality(String) COMMENT 'numeric, categorical or boolean',
+    numeric_value Float64 COMMENT 'the value of numeric and boolean (0/1) scores',
+    string_value String COMMENT 'the value of categorical scores',
+    comment String CODEC(ZSTD(3)),
+    source LowCardinality(String) COMMENT 'human, llm or code',
+    created_at DateTime64(3, 'UTC'),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (project_id, target, target_id, score_id)
+"""
+
+# OTLP log records (POST /v1/logs); session_id as extracted from the record's attributes or resource, or from the
+# session of its trace when the record carries a trace id.
+LOGS = """
+CREATE TABLE IF NOT EXISTS {db}.logs (
+    project_id LowCardinality(String),
+    session_id String,
+    timestamp DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    log_id String COMMENT 'hash of the record, so a replayed record collapses',
+    observed_timestamp DateTime64(9, 'UTC'),
+    trace_id String,
+    span_id String,
+    severity_number UInt8,
+    severity_text LowCardinality(String),
+    body String CODEC(ZSTD(3)),
+    service_name LowCardinality(String),
+    scope_name LowCardinality(String),
+    attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ingested_at DateTime64(6, 'UTC')
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (project_id, session_id, timestamp, log_id)
+"""
+
+# Traces taken out of a deleted session: their spans still name the session, but they never join it again (a later
+# trace with the same external id starts a fresh session).
+DELETED_SESSION_TRACES = """
+CREATE TABLE IF NOT EXISTS {db}.deleted_session_traces (
+    project_id LowCardinality(String),
+    trace_id String,
+    session_id String,
+    deleted_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(deleted_at)
+ORDER BY (project_id, trace_id, session_id)
+"""
+
+# Background jobs a client can poll (deleting a large session).
+JOBS = """
+CREATE TABLE IF NOT EXISTS {db}.jobs (
+    project_id LowCardinality(String),
+    job_id String,
+    kind LowCardinality(String),
+    target_id String,
+    status LowCardinality(String) COMMENT 'pending, running, done, failed',
+    total UInt64,
+    done UInt64,
+    error String,
+    created_at DateTime64(3, 'UTC'),
+    updated_at DateTime64(6, 'UTC')
+) ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (project_id, job_id)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
     Migration(2, "projects, api keys, key usage, server secrets", (PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS,
                                                                         DEFAULT_PROJECT)),
+    Migration(3, "scores, logs, deleted session traces, jobs", (SCORES, LOGS, DELETED_SESSION_TRACES, JOBS)),
 )
