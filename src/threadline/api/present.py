@@ -54,7 +54,7 @@ def session(row: Row, idle_timeout_s: float) -> Session:
         first_input=_opt(row["first_input"]), last_output=_opt(row["last_output"]),
         end_state=end_state(row, idle_timeout_s),  # type: ignore[arg-type]
         previous_session_id=_opt(row["previous_session_id"]), metadata=as_dict(row["metadata"]),
-        tags=list(row["tags"]), bookmarked=bool(row.get("bookmarked")), quality_score=None,
+        tags=list(row["tags"]), bookmarked=bool(row.get("bookmarked")), quality_score=row.get("quality_score"),
         created_at=iso(min(int(created), int(row["first_seen_ns"])) if created else int(row["first_seen_ns"])),
         updated_at=iso(updated),
         links={"self": path, "traces": f"{path}/traces"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from threadline.queries.scores import QUALITY_BY_SESSION
 from threadline.store.gateway import Row, Store
 
 _NS = "toUnixTimestamp64Nano"
@@ -27,16 +28,18 @@ SESSION_COLUMNS = f"""
     mapUpdate(CAST(r.metadata, 'Map(String, String)'), CAST(a.metadata, 'Map(String, String)')) AS metadata,
     arraySort(arrayDistinct(arrayConcat(r.tags, a.tags))) AS tags, a.bookmarked AS bookmarked,
     r.version AS version_ns, {_NS}(a.created_at) AS annotation_created_ns,
-    {_NS}(a.updated_at) AS annotation_updated_ns
+    {_NS}(a.updated_at) AS annotation_updated_ns,
+    if(q.session_id = '', NULL, q.quality_score) AS quality_score
 """
 
-SESSION_FROM = """
-FROM {db}.session_rollups AS r FINAL
+SESSION_FROM = f"""
+FROM {{db}}.session_rollups AS r FINAL
 LEFT JOIN (
     SELECT session_id, name, metadata, tags, bookmarked, end_state, deleted, created_at, updated_at
-    FROM {db}.session_annotations FINAL WHERE project_id = {project_id:String}
+    FROM {{db}}.session_annotations FINAL WHERE project_id = {{project_id:String}}
 ) AS a ON a.session_id = r.session_id
-WHERE r.project_id = {project_id:String} AND a.deleted = 0
+LEFT JOIN ({QUALITY_BY_SESSION}) AS q ON q.session_id = r.session_id
+WHERE r.project_id = {{project_id:String}} AND a.deleted = 0
 """
 
 TRACE_COLUMNS = f"""
