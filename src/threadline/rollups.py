@@ -55,8 +55,14 @@ SELECT
     argMinIf(session_previous_id, {_ROOT_FIRST}, session_previous_id != '') AS previous_session_id,
     argMinIf(metadata, {_ROOT_FIRST}, notEmpty(metadata)) AS metadata,
     arraySort(groupUniqArrayArray(tags)) AS tags
-FROM {{db}}.spans FINAL
-WHERE (project_id, trace_id) IN {{keys:Array(Tuple(String, String))}}
+FROM (
+    -- A span naming a session its trace was deleted from no longer counts as naming it (DELETE /v1/sessions).
+    SELECT * REPLACE (if((project_id, trace_id, session_id) IN (
+        SELECT project_id, trace_id, session_id FROM {{db}}.deleted_session_traces
+        WHERE (project_id, trace_id) IN {{keys:Array(Tuple(String, String))}}), '', session_id) AS session_id)
+    FROM {{db}}.spans FINAL
+    WHERE (project_id, trace_id) IN {{keys:Array(Tuple(String, String))}}
+)
 GROUP BY project_id, trace_id
 """
 

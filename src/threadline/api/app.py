@@ -14,17 +14,30 @@ from fastapi.openapi.utils import get_openapi
 from threadline import __version__
 from threadline.api import problems
 from threadline.api.paths import EncodedSegmentsMiddleware
-from threadline.api.routers import admin, health, ingest, login, metrics, otlp, sessions, traces
+from threadline.api.routers import (
+    admin,
+    health,
+    ingest,
+    login,
+    metrics,
+    otlp,
+    scores,
+    session_writes,
+    sessions,
+    traces,
+)
 from threadline.api.state import AppState
 from threadline.auth.authenticator import Authenticator, FailureThrottle, is_loopback
 from threadline.auth.repository import ProjectRepository
 from threadline.ingest.native import NativeBatch
 from threadline.ingest.pricing import PriceTable
 from threadline.metrics import Metrics
+from threadline.queries.jobs import unfinished_jobs
 from threadline.settings import Settings
 from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.store.migrations import migrate
+from threadline.writer import deletion
 from threadline.writer.commit import BatchCommitter
 from threadline.writer.group_commit import GroupCommitWriter
 
@@ -83,10 +96,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         await writer.start()
         app.state.threadline = state
         touch = asyncio.create_task(_record_key_use(state), name="threadline-key-use")
+        for job in await asyncio.to_thread(unfinished_jobs, opened, deletion.KIND):
+            state.spawn(asyncio.to_thread(deletion.run_deletion, opened, committer, job))  # cut short by a stop
         try:
             yield
         finally:
             touch.cancel()
+            if state.tasks:
+                await asyncio.wait(state.tasks)
             await writer.stop()
             await asyncio.to_thread(projects.touch, auth.pending_touches(force=True))
 
@@ -94,7 +111,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                   description="Session-first observability for LLM applications and agents.")
     problems.install(app)
     app.add_middleware(EncodedSegmentsMiddleware)  # session ids with '/' route when sent as %2F
-    for module in (otlp, ingest, sessions, traces, login, admin, health, metrics):
+    for module in (otlp, ingest, sessions, session_writes, scores, traces, login, admin, health, metrics):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -15,7 +15,8 @@ from threadline.store.gateway import Row, Store
 _NS = "toUnixTimestamp64Nano"
 
 SESSION_COLUMNS = f"""
-    r.session_id AS session_id, r.project_id AS project_id, a.name AS name, r.user_id AS user_id,
+    r.session_id AS session_id, r.project_id AS project_id, a.name AS name,
+    if(r.user_id != '', r.user_id, a.user_id) AS user_id,
     r.trace_count AS trace_count, r.span_count AS span_count, r.llm_call_count AS llm_call_count,
     r.tool_call_count AS tool_call_count, r.error_count AS error_count,
     r.input_tokens AS input_tokens, r.output_tokens AS output_tokens, r.total_tokens AS total_tokens,
@@ -35,7 +36,7 @@ SESSION_COLUMNS = f"""
 SESSION_FROM = f"""
 FROM {{db}}.session_rollups AS r FINAL
 LEFT JOIN (
-    SELECT session_id, name, metadata, tags, bookmarked, end_state, deleted, created_at, updated_at
+    SELECT session_id, name, user_id, metadata, tags, bookmarked, end_state, deleted, created_at, updated_at
     FROM {{db}}.session_annotations FINAL WHERE project_id = {{project_id:String}}
 ) AS a ON a.session_id = r.session_id
 LEFT JOIN ({QUALITY_BY_SESSION}) AS q ON q.session_id = r.session_id

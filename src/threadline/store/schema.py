@@ -305,5 +305,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
     Migration(2, "projects, api keys, key usage, server secrets", (PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS,
                                                                         DEFAULT_PROJECT)),
-    Migration(3, "scores, logs, deleted session traces, jobs", (SCORES, LOGS, DELETED_SESSION_TRACES, JOBS)),
+    Migration(3, "scores, logs, deleted session traces, jobs, annotation user id",
+              (SCORES, LOGS, DELETED_SESSION_TRACES, JOBS,
+               "ALTER TABLE {db}.session_annotations ADD COLUMN IF NOT EXISTS user_id String AFTER name")),
 )

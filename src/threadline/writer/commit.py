@@ -98,6 +98,12 @@ class BatchCommitter:
         with self._lock:
             return self._recompute(inserted.traces, inserted.spans)
 
+    def next_version(self) -> int:
+        """A rollup version later than every rollup this committer wrote (for rows written beside it, such as a
+        session created ahead of its traffic)."""
+        with self._lock:
+            return self._next_version()
+
     def recompute_traces(self, traces: list[Key]) -> CommitResult:
         """Recompute links and rollups of ``traces`` ((project_id, trace_id) pairs) from stored spans."""
         with self._lock:
