@@ -98,7 +98,10 @@ def migrate(data_dir: DataDirOpt = None) -> None:
 @app.command()
 def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None,
          sessions: Annotated[int, typer.Option(min=1, help="Number of sessions to generate")] = 500,
-         seed: Annotated[int, typer.Option(help="Random seed of the generated data")] = 7) -> None:
+         seed: Annotated[int, typer.Option(help="Random seed of the generated data")] = 7,
+         api_key: Annotated[str | None, typer.Option(
+             envvar="THREADLINE_API_KEY", help="Key to send the demo data with, once keys exist [env "
+             "THREADLINE_API_KEY]")] = None) -> None:
     """Start the server, load realistic demo sessions through the real OTLP path, then keep serving."""
     from threadline.demo.generator import DemoExportError, generate_and_send
 
@@ -113,7 +116,8 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
         time.sleep(0.05)
     base = f"http://{settings.host}:{settings.port}"
     try:
-        summary = generate_and_send(base, sessions=sessions, seed=seed)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        summary = generate_and_send(base, sessions=sessions, seed=seed, headers=headers)
     except DemoExportError as exc:
         typer.echo(f"loading the demo data failed: {exc}", err=True)
         server.should_exit = True
