@@ -19,9 +19,11 @@ from threadline.api.routers import (
     health,
     ingest,
     login,
+    logs,
     metrics,
     otlp,
     scores,
+    session_reads,
     session_writes,
     sessions,
     traces,
@@ -111,7 +113,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                   description="Session-first observability for LLM applications and agents.")
     problems.install(app)
     app.add_middleware(EncodedSegmentsMiddleware)  # session ids with '/' route when sent as %2F
-    for module in (otlp, ingest, sessions, session_writes, scores, traces, login, admin, health, metrics):
+    for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin, health,
+                   metrics):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

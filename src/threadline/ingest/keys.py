@@ -121,3 +121,10 @@ SPAN_TYPE_VALUES: dict[str, str] = {
     "reranker": "reranker", "guardrail": "guardrail", "evaluator": "evaluator",
     "span": "span", "event": "span",
 }
+
+# Time to first token of a streamed LLM call (read at query time, for session stats and metrics): a span attribute in
+# seconds, else the time of a first-token span event minus the span's start.
+TIME_TO_FIRST_TOKEN_S: tuple[Key, ...] = (
+    Key("gen_ai.server.time_to_first_token", "OpenTelemetry GenAI semantic conventions (metric name, seconds)"),
+)
+FIRST_TOKEN_EVENTS: tuple[str, ...] = ("gen_ai.content.first_token", "first_token")

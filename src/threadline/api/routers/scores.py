@@ -18,8 +18,11 @@ from threadline.queries.scores import Score, add_score, list_scores
 router = APIRouter(tags=["scores"])
 State = Annotated[AppState, Depends(app_state)]
 Project = Annotated[str, Depends(project_id)]
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid API key"}, 404: {"description": "no such session or trace"},
-          422: {"description": "invalid body"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid API key"},
+    404: {"description": "no such session or trace"},
+    422: {"description": "invalid body"},
+}
 
 
 def score_out(score: Score) -> ScoreOut:

@@ -22,8 +22,11 @@ from threadline.writer.deletion import run_deletion, start_deletion
 router = APIRouter(tags=["sessions"])
 State = Annotated[AppState, Depends(app_state)]
 Project = Annotated[str, Depends(project_id)]
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid API key"}, 404: {"description": "no such session"},
-          422: {"description": "invalid body"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid API key"},
+    404: {"description": "no such session"},
+    422: {"description": "invalid body"},
+}
 
 
 def job_out(job: Job) -> JobOut:
