@@ -112,6 +112,7 @@ class ServeProcess:
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # added to (and overriding) the test process environment
 
     @property
     def url(self) -> str:
@@ -119,7 +120,7 @@ class ServeProcess:
 
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
-        env = {**os.environ, "THREADLINE_LOG_LEVEL": "info"}
+        env = {**os.environ, "THREADLINE_LOG_LEVEL": "info", **(self.env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "threadline", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
             stdout=log, stderr=subprocess.STDOUT, env=env)

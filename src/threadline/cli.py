@@ -27,9 +27,19 @@ DataDirOpt = Annotated[Path | None, typer.Option(help="Embedded data directory [
 
 
 def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None) -> Settings:
+    """Settings from the environment and flags; an invalid value exits with a message naming the variable (never
+    echoing its value, which may be a secret)."""
+    from pydantic import ValidationError
+
     overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port), ("data_dir", data_dir))
                                  if v is not None}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "THREADLINE_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"error: {name}: {error['msg']}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _configure_logging(level: str) -> None:
@@ -158,7 +168,7 @@ def _admin(data_dir: Path | None, server: str | None) -> Any:
         if settings.clickhouse_url:
             raise
         url = server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
-        return RemoteProjects(url, settings.admin_key)
+        return RemoteProjects(url, settings.admin_key.get_secret_value() if settings.admin_key else None)
     apply(store)
     return ProjectRepository(store)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     price_table: Path | None = Field(
         None, description="JSON file of model prices overriding/extending the shipped table (USD per 1M tokens)."
     )
-    admin_key: str | None = Field(
+    admin_key: SecretStr | None = Field(
         None, min_length=16, description="Secret guarding the admin API (/v1/admin/...); the admin API is off "
         "when unset."
     )

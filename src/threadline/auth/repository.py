@@ -92,7 +92,7 @@ class ProjectRepository:
 
     def create_project(self, project_id: str, name: str | None = None) -> Project:
         """Create a project. Raises ProjectError for an invalid or existing id."""
-        if not PROJECT_ID.match(project_id):
+        if not PROJECT_ID.fullmatch(project_id):  # not .match: "$" also matches before a trailing newline
             raise ProjectError(f"project id {project_id!r} must be 1-63 lowercase letters, digits, '-' or '_', "
                                "starting with a letter or digit")
         if self.get_project(project_id) is not None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 PREFIX = "tl_"
 KEY_PATTERN = re.compile(r"^tl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def generate() -> NewKey:
 
 def parse(key: str) -> tuple[str, str] | None:
     """(key id, secret part) of a well-formed key, else None."""
-    match = KEY_PATTERN.match(key)
+    match = KEY_PATTERN.fullmatch(key)  # not .match: "$" also matches before a trailing newline
     return (match.group(1), match.group(2)) if match else None
 
 
@@ -63,10 +64,12 @@ def sign_session(server_secret: str, key_id: str, expires_at: int) -> str:
 def read_session(server_secret: str, token: str, now: float) -> str | None:
     """The key id of a valid, unexpired session token, else None."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    # ASCII digits only, and few of them: str.isdigit() accepts '²' (int() then raises) and int() refuses > 4300
+    if len(parts) != 3 or not EXPIRY.fullmatch(parts[1]):
         return None
     key_id, expires_at, _ = parts
     if int(expires_at) < now:
         return None
     expected = sign_session(server_secret, key_id, int(expires_at))
-    return key_id if hmac.compare_digest(expected, token) else None
+    # bytes: compare_digest raises TypeError on non-ASCII str (a tampered cookie)
+    return key_id if hmac.compare_digest(expected.encode(), token.encode()) else None

@@ -23,7 +23,8 @@ from threadline.auth.repository import ApiKey, NotFound, Project, ProjectError
 async def admin(request: Request, state: Annotated[AppState, Depends(app_state)]) -> AppState:
     """FastAPI dependency: the request carries the admin key (as a Bearer token or ``x-api-key``). Raises 403 when
     the admin API is disabled, 401 for a wrong key, 429 when throttled."""
-    expected = state.settings.admin_key
+    secret = state.settings.admin_key
+    expected = secret.get_secret_value() if secret else ""
     if not expected:
         raise Problem(403, "the admin API is disabled; start the server with THREADLINE_ADMIN_KEY set")
     address = client_address(request)
