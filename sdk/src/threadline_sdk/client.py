@@ -116,13 +116,20 @@ def query(filters: Mapping[str, Any]) -> list[tuple[str, str]]:
     return params
 
 
+def _segment(value: str) -> str:
+    """One URL path segment: percent-encoded, with ``.`` and ``..`` encoded too (httpx would resolve them as dot
+    segments, RFC 3986 section 5.2.4)."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
 def session_path(session_id: str) -> str:
     """``/v1/sessions/{session_id}`` with the id percent-encoded (``/``, ``%``, spaces... included)."""
-    return f"/v1/sessions/{quote(session_id, safe='')}"
+    return f"/v1/sessions/{_segment(session_id)}"
 
 
 def trace_path(trace_id: str) -> str:
-    return f"/v1/traces/{quote(trace_id, safe='')}"
+    return f"/v1/traces/{_segment(trace_id)}"
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from threadline.api.schemas import Links, Pagination, Session, Span, SpanEvent, Trace, as_dict
+from threadline.queries import end_state as end_states
 from threadline.store.gateway import Row
 
 
@@ -21,19 +22,28 @@ def _opt(value: str) -> str | None:
     return value or None
 
 
+def path_segment(value: str) -> str:
+    """``value`` as one URL path segment: percent-encoded, with ``.`` and ``..`` encoded too (clients resolve them
+    as dot segments otherwise, RFC 3986 section 5.2.4)."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
 def session_path(session_id: str) -> str:
     """The API path of a session (its id percent-encoded)."""
-    return f"/v1/sessions/{quote(session_id, safe='')}"
+    return f"/v1/sessions/{path_segment(session_id)}"
 
 
 def end_state(row: Row, idle_timeout_s: float, now_ns: int | None = None) -> str:
-    """End state: set by the API, else reported on a span (``session.end_state``), else ``active`` while the last
-    activity is within the idle timeout, else ``indeterminate`` (never ``success`` by guessing)."""
-    explicit = row.get("annotated_end_state") or row.get("reported_end_state")
-    if explicit:
-        return str(explicit)
+    """End state by the rule of :mod:`threadline.queries.end_state`: set by the API, else reported on a span
+    (``session.end_state``), else ``active`` while the last activity is within the idle timeout, else
+    ``indeterminate`` (never ``success`` by guessing). A row whose query computed it in SQL (``derived_end_state``,
+    the list and search, whose ``end_state`` filter uses the same expression and the same *now*) keeps that value."""
+    if row.get("derived_end_state"):
+        return str(row["derived_end_state"])
     now = now_ns if now_ns is not None else time.time_ns()
-    return "active" if now - int(row["last_seen_ns"]) < idle_timeout_s * 1e9 else "indeterminate"
+    return end_states.derive(row.get("annotated_end_state"), row.get("reported_end_state"), int(row["last_seen_ns"]),
+                             now, end_states.idle_ns(idle_timeout_s))
 
 
 def session(row: Row, idle_timeout_s: float) -> Session:
