@@ -6,10 +6,16 @@ first, the leading column of every sort key. User values are bound as typed para
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from threadline.queries import search as searched
+from threadline.queries.end_state import END_STATE_SQL
+from threadline.queries.filters import SessionFilters, where
+from threadline.queries.row_cache import RowCache
 from threadline.queries.scores import QUALITY_BY_SESSION
+from threadline.queries.sorting import DEFAULT_SORT, Sort
 from threadline.store.gateway import Row, Store
 
 _NS = "toUnixTimestamp64Nano"
@@ -65,15 +71,132 @@ class Page:
     total: int
 
 
-def list_sessions(store: Store, project_id: str, *, limit: int, offset: int) -> Page:
-    """Sessions of ``project_id``, most recent activity first (ties by session id), with their rollups."""
-    params: dict[str, Any] = {"project_id": project_id, "limit": limit, "offset": offset}
-    rows = store.select(
-        f"SELECT {SESSION_COLUMNS} {SESSION_FROM} ORDER BY r.last_seen DESC, r.session_id DESC "
-        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
-        params, tag="sessions.list")
-    total = store.select(f"SELECT count() AS total {SESSION_FROM}", params, tag="sessions.count")[0]["total"]
-    return Page(rows, int(total))
+# A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
+# shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
+# column aliases.
+LIST_SOURCE = f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state {SESSION_FROM}"
+# The annotation side of the list's joins is small: a plain hash join beats the parallel default (measured).
+LIST_SETTINGS = {"join_algorithm": "hash"}
+# What the first (narrow) statement reads besides the sort key: the rows' cache stamps (see queries.row_cache) and
+# the values that may change without them.
+_STAMP: tuple[str, ...] = ("version_ns", "annotation_updated_ns")
+_FRESH: tuple[str, ...] = ("quality_score", "derived_end_state")
+ROW_CACHE = RowCache()
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where a keyset page starts: the sort key ``values`` of a row (session id last) and whether the page holds
+    the rows after that row (``before`` False) or before it."""
+
+    values: tuple[Any, ...]
+    before: bool = False
+
+
+@dataclass(frozen=True)
+class ListPage(Page):
+    """A page of the sessions list. ``position`` counts the rows before its first row (its offset); ``keys`` are
+    the sort keys of its rows (for cursors); ``total`` is -1 when it was not counted (then ``has_more`` is still
+    exact and ``position`` is the requested offset, or -1 on a keyset page)."""
+
+    position: int = 0
+    keys: list[tuple[Any, ...]] = field(default_factory=list)
+    has_more: bool = False
+
+
+def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
+                  filters: SessionFilters | None = None, sort: Sort = DEFAULT_SORT, keyset: Keyset | None = None,
+                  now_ns: int | None = None, idle_timeout_ns: int = 1800 * 10**9, count: bool = True,
+                  cache: RowCache | None = ROW_CACHE, search: str | None = None) -> ListPage:
+    """A page of ``project_id``'s sessions matching ``filters``, in ``sort`` order (ties by session id), with their
+    rollups, after ``offset`` rows or beyond ``keyset`` (not both).
+
+    Two statements: the first reads only the columns that filters and sort keys need and returns the page's
+    session ids (and, with ``count``, the total and the page's position, from window functions over the same scan);
+    the second reads the full rows of those ids only, skipped for rows ``cache`` holds unchanged (see
+    :mod:`threadline.queries.row_cache`; None: no cache, e.g. for exports). ``now_ns`` (default: now) decides
+    ``active`` sessions. With ``search``, only sessions whose id, name or turns contain that text are listed, and
+    each row also carries ``matched_turns`` and ``first_matches`` (:mod:`threadline.queries.search`).
+    Raises ValueError on a keyset that does not fit ``sort``; StoreError."""
+    if keyset is not None and offset:
+        raise ValueError("a page starts at an offset or at a keyset, not both")
+    conditions, params = where((filters or SessionFilters()).filters())
+    params |= {"project_id": project_id, "now_ns": now_ns if now_ns is not None else time.time_ns(),
+               "idle_ns": idle_timeout_ns, "limit": limit + 1, "offset": offset}
+    source, fresh = LIST_SOURCE, _FRESH
+    if search is not None:
+        source, fresh = searched.searched_source(LIST_SOURCE), _FRESH + searched.COLUMNS
+        conditions = f"{conditions} AND {searched.CONDITION}"
+        params |= searched.params(search)
+    qualify = ""
+    counters = [("count()", "total")]  # and on a keyset page: the rows before the page's first row
+    before = keyset is not None and keyset.before
+    if keyset is not None:
+        beyond, bound = sort.beyond(keyset.values, "key", before=before)
+        precedes, _ = sort.beyond(keyset.values, "key", before=True, inclusive=not before)
+        params |= bound
+        qualify = f"QUALIFY {beyond}"
+        counters.append((f"countIf({precedes})", "preceding"))
+    windows = "".join(f", {counter} OVER () AS {alias}" for counter, alias in counters) if count else ""
+    found = store.select(
+        f"SELECT session_id, {', '.join(_STAMP + fresh)}, {sort.select_key()}{windows} FROM ({source}) "
+        f"WHERE {conditions} {qualify} ORDER BY {sort.order_by(reverse=before)} "
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="sessions.list_keys", settings=LIST_SETTINGS)
+    more = len(found) > limit or before  # before a keyset, the keyset's own row follows the page
+    found = found[:limit]
+    if before:
+        found.reverse()
+    width = len(sort.key())
+    keys = [tuple(row[f"k{index}"] for index in range(width)) for row in found]
+    total, position = -1, (offset if keyset is None else -1)
+    if count:
+        plain = ", ".join(f"{counter} AS {alias}" for counter, alias in counters)
+        counts = found[0] if found else store.select(
+            f"SELECT {plain} FROM ({source}) WHERE {conditions}", params, tag="sessions.list_count",
+            settings=LIST_SETTINGS)[0]
+        total = int(counts["total"])
+        if keyset is not None:
+            position = int(counts["preceding"]) - (len(found) if before else 0)
+        more = position + len(found) < total
+    rows = _full_rows(store, project_id, found, params["now_ns"], idle_timeout_ns, cache, fresh)
+    return ListPage(rows=rows, total=total, position=position, keys=keys, has_more=more)
+
+
+def _full_rows(store: Store, project_id: str, found: list[Row], now_ns: int, idle_timeout_ns: int,
+               cache: RowCache | None, fresh: tuple[str, ...]) -> list[Row]:
+    """The full rows of the first statement's ``found`` rows, in order: from ``cache`` where its stamp still
+    matches, else read (and cached); the ``fresh`` values (those that change without a stamp, and search
+    matches) come from ``found``."""
+    def key(row: Row) -> tuple[str, str, str]:
+        return (store.database, project_id, row["session_id"])
+
+    def stamp(row: Row) -> tuple[Any, ...]:
+        return tuple(row[name] for name in _STAMP)
+
+    cached = {row["session_id"]: cache.get(key(row), stamp(row)) for row in found} if cache else {}
+    missing = [row["session_id"] for row in found if cached.get(row["session_id"]) is None]
+    read = {row["session_id"]: row for row in session_rows(store, project_id, missing, now_ns, idle_timeout_ns)}
+    out = []
+    for row in found:
+        full = cached.get(row["session_id"]) or read.get(row["session_id"])
+        if full is None:
+            continue  # deleted between the two statements
+        if cache is not None and row["session_id"] in read and stamp(full) == stamp(row):
+            cache.put(key(row), stamp(row), full)
+        out.append(full | {name: row[name] for name in fresh})
+    return out
+
+
+def session_rows(store: Store, project_id: str, session_ids: list[str], now_ns: int, idle_timeout_ns: int) -> list[Row]:
+    """Full list rows (``LIST_SOURCE`` columns) of ``session_ids``, in that order; ids that no longer exist (deleted
+    between two statements) are left out."""
+    if not session_ids:
+        return []
+    rows = store.select(f"{LIST_SOURCE} AND r.session_id IN {{ids:Array(String)}}",
+                        {"project_id": project_id, "ids": session_ids, "now_ns": now_ns, "idle_ns": idle_timeout_ns},
+                        tag="sessions.list_rows", settings=LIST_SETTINGS)
+    by_id = {row["session_id"]: row for row in rows}
+    return [by_id[session_id] for session_id in session_ids if session_id in by_id]
 
 
 def get_session(store: Store, project_id: str, session_id: str) -> Row | None:

@@ -300,6 +300,25 @@ CREATE TABLE IF NOT EXISTS {db}.jobs (
 ORDER BY (project_id, job_id)
 """
 
+# Content search (GET /v1/sessions/search) matches ``lowerUTF8(input|output) LIKE lowerUTF8('%term%')`` on
+# trace_rollups; these n-gram bloom filters (3-grams, 32 KiB and 2 hash functions per granule of up to 8192 rows) let
+# it skip every granule that cannot hold the term: a rare word over 200k turns went from 198 ms to 4 ms, and
+# FINAL keeps them in use (use_skip_indexes_if_final, exact mode). A term shorter than 3 characters, or one in most
+# granules, reads everything, correctly. Cost on insert, measured on this 2-core box: a batch of 100k trace rollup
+# rows with ~780 characters of input+output took 2.2 s with both indexes instead of 0.6 s (~16 us per row, growing
+# with text length: every 3-gram is hashed twice); the writer inserts one such row per trace per commit, about
+# 3 us per span of a 5-span trace. On disk: ~0.5% of the two text columns. MATERIALIZE builds them for existing parts
+# (a background mutation); new parts get them on insert and merge.
+TRACE_TEXT_INDEXES = tuple(
+    statement
+    for column in ("input", "output")
+    for statement in (
+        f"ALTER TABLE {{db}}.trace_rollups ADD INDEX IF NOT EXISTS {column}_ngrams lowerUTF8({column}) "
+        "TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 1",
+        f"ALTER TABLE {{db}}.trace_rollups MATERIALIZE INDEX {column}_ngrams",
+    )
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -308,4 +327,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "scores, logs, deleted session traces, jobs, annotation user id",
               (SCORES, LOGS, DELETED_SESSION_TRACES, JOBS,
                "ALTER TABLE {db}.session_annotations ADD COLUMN IF NOT EXISTS user_id String AFTER name")),
+    Migration(4, "content search indexes on trace rollups", TRACE_TEXT_INDEXES),
 )

@@ -1,38 +1,72 @@
-"""Sessions endpoints: the list, one session, and its traces."""
+"""Sessions read endpoints: the list (filters, sort, offset and cursor pages), one session, and its traces.
+
+The search, project metrics and list export routes live in their own modules and are included here *before*
+``/v1/sessions/{session_id}``, so that ``/v1/sessions/search|metrics|export`` are not taken for session ids.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
 from threadline.api import present
 from threadline.api.auth import project_id
+from threadline.api.list_pages import PageRequest, fetch_page
+from threadline.api.list_params import (
+    FILTERS_HELP,
+    CursorParam,
+    Limit,
+    OffsetParam,
+    SearchParam,
+    SortParam,
+    only_params,
+    parse_sort,
+    session_filters,
+)
+from threadline.api.list_schemas import LIST_ERRORS, SESSION_PAGE_EXAMPLE
 from threadline.api.problems import Problem
+from threadline.api.routers import project_metrics, session_list_export, session_search
 from threadline.api.schemas import SessionDetail, SessionPage, TracePage
 from threadline.api.state import AppState, app_state
 from threadline.queries import sessions as q
+from threadline.queries.filters import SessionFilters
 
 router = APIRouter(tags=["sessions"])
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size (1-1000)")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+for _fixed in (session_search.router, project_metrics.router, session_list_export.router):
+    router.include_router(_fixed)  # before /v1/sessions/{session_id}
+TraceLimit = Annotated[int, Query(ge=1, le=1000, description="page size (1-1000)")]
+TraceOffset = Annotated[int, Query(ge=0, description="rows to skip")]
 DETAIL_TRACES = 1000
+LIST_DESCRIPTION = (
+    "Sessions of the project with their stats, filtered and sorted (default: most recent activity first).\n\n"
+    "Page with `offset` (`pagination.total` counts every match) or with the keyset `cursor` of "
+    "`pagination.next_cursor` (stable while new sessions arrive; a deep page costs the same as the first); "
+    "`links.next`/`prev` carry every filter. `search=` keeps sessions whose id, name or turns contain a text "
+    "(`GET /v1/sessions/search` also says where they matched).\n\n" + FILTERS_HELP)
 
 
 def _not_found(session_id: str) -> Problem:
     return Problem(404, f"there is no session {session_id!r} in this project")
 
 
-@router.get("/v1/sessions", response_model=SessionPage, summary="List sessions")
-async def list_sessions(state: Annotated[AppState, Depends(app_state)], project: Annotated[str, Depends(project_id)],
-                        limit: Limit = 50, offset: Offset = 0) -> SessionPage:
-    """Sessions of the project with their stats, most recent activity first."""
-    page = await asyncio.to_thread(q.list_sessions, state.store, project, limit=limit, offset=offset)
-    pagination, links = present.page_meta("/v1/sessions", {}, limit=limit, offset=offset, total=page.total)
+@router.get("/v1/sessions", response_model=SessionPage, summary="List sessions", responses={
+    200: {"content": {"application/json": {"example": SESSION_PAGE_EXAMPLE}}}, **LIST_ERRORS},
+    dependencies=[Depends(only_params("limit", "offset", "cursor", "sort", "search"))],
+    description=LIST_DESCRIPTION)
+async def list_sessions(request: Request, state: Annotated[AppState, Depends(app_state)],
+                        project: Annotated[str, Depends(project_id)],
+                        filters: Annotated[SessionFilters, Depends(session_filters)], limit: Limit = 50,
+                        offset: OffsetParam = None, cursor: CursorParam = None,
+                        sort: SortParam = "-last_seen", search: SearchParam = None) -> SessionPage:
+    """Sessions of the project with their stats, filtered and sorted (see ``LIST_DESCRIPTION``)."""
+    got = await fetch_page(request, state, project, filters, PageRequest(limit, offset, cursor, parse_sort(sort)),
+                           kind="list", search=search)
     timeout = state.settings.session_idle_timeout_s
-    return SessionPage(data=[present.session(r, timeout) for r in page.rows], pagination=pagination, links=links)
+    return SessionPage(data=[present.session(r, timeout) for r in got.page.rows], pagination=got.pagination,
+                       links=got.links)
 
 
 @router.get("/v1/sessions/{session_id:text}", response_model=SessionDetail, summary="Get a session with its turns")
@@ -51,8 +85,8 @@ async def get_session(session_id: str, state: Annotated[AppState, Depends(app_st
 
 @router.get("/v1/sessions/{session_id:text}/traces", response_model=TracePage, summary="List a session's traces")
 async def list_session_traces(session_id: str, state: Annotated[AppState, Depends(app_state)],
-                              project: Annotated[str, Depends(project_id)], limit: Limit = 50,
-                              offset: Offset = 0) -> TracePage:
+                              project: Annotated[str, Depends(project_id)], limit: TraceLimit = 50,
+                              offset: TraceOffset = 0) -> TracePage:
     """The session's traces (turns) in start order, paginated; ``turn`` numbers from 1."""
     page = await asyncio.to_thread(q.session_traces, state.store, project, session_id, limit=limit, offset=offset)
     if page.total == 0 and await asyncio.to_thread(q.get_session, state.store, project, session_id) is None:
