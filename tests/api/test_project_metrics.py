@@ -73,6 +73,16 @@ def test_filters_narrow_the_sessions(api: httpx.Client) -> None:
     assert body["sessions"] == 1 and body["cost_per_session_usd"]["total"] == pytest.approx(0.0006)
 
 
+@pytest.mark.parametrize(("params", "sessions"), [
+    ({"min_total_tokens": 2500}, 2),  # alpha, bravo (the summary's token sum once shadowed this column: a 500)
+    ({"max_total_tokens": 2499}, 3),
+    ({"min_trace_count": 2}, 2), ({"min_total_cost_usd": 0.001}, 2), ({"max_error_count": 0}, 3),
+])
+def test_range_filters_narrow_the_sessions(api: httpx.Client, params: dict[str, Any], sessions: int) -> None:
+    body = metrics(api, start_time="2025-02-19T00:00:00Z", end_time="2025-03-04T23:59:59Z", **params)
+    assert body["sessions"] == sessions
+
+
 def test_one_sided_windows(api: httpx.Client) -> None:
     after = metrics(api, start_time="2025-03-01T00:00:00Z")  # to 30 days later
     assert after["end_time"] == "2025-03-31T00:00:00.000000Z" and after["sessions"] == 3

@@ -245,6 +245,7 @@ def test_cursor_page_stays_put_when_new_sessions_arrive(client: httpx.Client) ->
     ({"tags_mode": "some"}, 422, ["tags_mode"]),
     ({"end_state": "done"}, 422, ["end_state"]),
     ({"min_trace_count": -1}, 422, ["min_trace_count"]),
+    ({"max_total_tokens": 2**64}, 422, ["max_total_tokens"]),  # bound as Int64: it would wrap around to 0
     ({"min_total_cost_usd": "inf"}, 422, ["min_total_cost_usd"]),
     ({"bookmarked": "maybe"}, 422, ["bookmarked"]),
 ])

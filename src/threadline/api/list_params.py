@@ -23,6 +23,7 @@ from threadline.queries.sorting import SORT_FIELDS, SORT_UNITS, Sort
 
 METADATA_PREFIX = "metadata."
 MAX_NS = 2**63 - 1
+MAX_INT = 2**63 - 1  # integer range filters bind as Int64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIME_HELP = ("ISO 8601 (2025-03-01T10:00:00Z; a time without offset is UTC) or epoch seconds (1740823200, "
               "fractions allowed)")
@@ -59,20 +60,20 @@ class FilterParams(BaseModel):
     bookmarked: bool | None = Field(None, description="keep only bookmarked (true) or not bookmarked (false) "
                                                       "sessions")
     has_errors: bool | None = Field(None, description="keep sessions with (true) or without (false) an error span")
-    min_trace_count: int | None = Field(None, ge=0, description="at least this many turns (traces)")
-    max_trace_count: int | None = Field(None, ge=0, description="at most this many turns (traces)")
-    min_total_tokens: int | None = Field(None, ge=0, description="at least this many tokens")
-    max_total_tokens: int | None = Field(None, ge=0, description="at most this many tokens")
+    min_trace_count: int | None = Field(None, ge=0, le=MAX_INT, description="at least this many turns (traces)")
+    max_trace_count: int | None = Field(None, ge=0, le=MAX_INT, description="at most this many turns (traces)")
+    min_total_tokens: int | None = Field(None, ge=0, le=MAX_INT, description="at least this many tokens")
+    max_total_tokens: int | None = Field(None, ge=0, le=MAX_INT, description="at most this many tokens")
     min_total_cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False, description="cost at least (USD)")
     max_total_cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False, description="cost at most (USD)")
     min_wall_duration_ms: float | None = Field(None, ge=0, allow_inf_nan=False,
                                                description="first to last activity at least (ms)")
     max_wall_duration_ms: float | None = Field(None, ge=0, allow_inf_nan=False,
                                                description="first to last activity at most (ms)")
-    min_error_count: int | None = Field(None, ge=0, description="at least this many error spans")
-    max_error_count: int | None = Field(None, ge=0, description="at most this many error spans")
-    min_tool_call_count: int | None = Field(None, ge=0, description="at least this many tool spans")
-    max_tool_call_count: int | None = Field(None, ge=0, description="at most this many tool spans")
+    min_error_count: int | None = Field(None, ge=0, le=MAX_INT, description="at least this many error spans")
+    max_error_count: int | None = Field(None, ge=0, le=MAX_INT, description="at most this many error spans")
+    min_tool_call_count: int | None = Field(None, ge=0, le=MAX_INT, description="at least this many tool spans")
+    max_tool_call_count: int | None = Field(None, ge=0, le=MAX_INT, description="at most this many tool spans")
 
 
 FILTER_NAMES = frozenset(FilterParams.model_fields)

@@ -39,7 +39,10 @@ def _problem(description: str) -> dict[str, Any]:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem("invalid parameters (e.g. start_time after end_time) or an undecodable body"),
     401: _problem("missing or invalid API key"),
+    403: _problem("a write authenticated by the dashboard session cookie that does not come from the Threadline "
+                  "origin (send an API key instead)"),
     404: _problem("there is no such session in the project of the API key"),
+    409: _problem("the resource already exists"),
     413: _problem("the body is larger than THREADLINE_MAX_BODY_BYTES (before or after gunzip)"),
     415: _problem("unsupported Content-Type or Content-Encoding"),
     422: _problem("a parameter is out of range or malformed"),
@@ -47,6 +50,28 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: _problem("the store is unavailable; retry after Retry-After seconds"),
 }
 READ_ERRORS: dict[int | str, dict[str, Any]] = {code: PROBLEM_RESPONSES[code] for code in (401, 404, 422, 429, 503)}
+UNPARSABLE_BODY = "the body could not be parsed (it is not UTF-8 JSON)"
+OTLP_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_RESPONSES[code] for code in (400, 401, 403, 413, 415, 429, 503)}
+
+
+def problem_responses(*codes: int, described: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can answer these error codes (problem+json, from ``PROBLEM_RESPONSES``);
+    ``described`` gives some of them (or codes not in ``PROBLEM_RESPONSES``) a description of this route's own."""
+    out: dict[int | str, dict[str, Any]] = {code: PROBLEM_RESPONSES[code] for code in codes}
+    out.update({code: _problem(text) for code, text in (described or {}).items()})
+    return out
+
+
+def otlp_request_body(message: str) -> dict[str, Any]:
+    """``openapi_extra`` of an OTLP/HTTP endpoint (which reads its body itself): an OTLP ``message`` as protobuf or
+    JSON (OTLP/HTTP JSON encoding: lowerCamelCase fields, hex trace and span ids), optionally gzip
+    (``Content-Encoding``)."""
+    return {"requestBody": {"required": True, "description": f"an OTLP {message}", "content": {
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary",
+                                              "description": f"{message}, protobuf-encoded"}},
+        "application/json": {"schema": {"type": "object", "description": f"{message}, OTLP/HTTP JSON encoding"}},
+    }}}
 
 
 class ModelUsage(BaseModel):

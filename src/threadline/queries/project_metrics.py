@@ -19,8 +19,10 @@ from threadline.store.gateway import Row, Store
 
 MAX_DAYS = 1000
 
+# No alias may take the name of a column the filters use: ClickHouse resolves the WHERE's names to the aliases first
+# (``sum(total_tokens) AS total_tokens`` made ``min_total_tokens`` an aggregate in WHERE, a query error).
 SUMMARY = """
-SELECT count() AS sessions, countIf(error_count > 0) AS sessions_with_errors, sum(total_tokens) AS total_tokens,
+SELECT count() AS sessions, countIf(error_count > 0) AS sessions_with_errors, sum(total_tokens) AS tokens_total,
        sum(trace_count) AS turns_total, avg(trace_count) AS turns_avg,
        quantileExact(0.5)(trace_count) AS turns_p50, quantileExact(0.95)(trace_count) AS turns_p95,
        sum(total_cost_usd) AS cost_total, avg(total_cost_usd) AS cost_avg,

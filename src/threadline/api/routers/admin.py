@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from threadline.api.auth import check_throttle, client_address, presented_key, refuse
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
 from threadline.api.state import AppState, app_state
 from threadline.auth.authenticator import AuthError
 from threadline.auth.repository import ApiKey, NotFound, Project, ProjectError
@@ -36,6 +37,12 @@ async def admin(request: Request, state: Annotated[AppState, Depends(app_state)]
 
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+ERRORS = problem_responses(429, 503, described={
+    401: "the admin key is missing or wrong",
+    403: "the admin API is disabled: the server was started without THREADLINE_ADMIN_KEY"})
+CHANGE_ERRORS = {**ERRORS, **problem_responses(422, described={
+    400: f"an invalid project id, or {UNPARSABLE_BODY}", 404: "no such project or key",
+    409: "the project already exists"})}
 Admin = Annotated[AppState, Depends(admin)]
 
 
@@ -91,13 +98,14 @@ def _problem(exc: ProjectError) -> Problem:
     return Problem(404 if isinstance(exc, NotFound) else 409 if "already exists" in str(exc) else 400, str(exc))
 
 
-@router.get("/projects", response_model=list[ProjectOut], summary="List projects")
+@router.get("/projects", response_model=list[ProjectOut], summary="List projects", responses=ERRORS)
 async def list_projects(state: Admin) -> list[ProjectOut]:
     """Every live project."""
     return [_project(p) for p in await asyncio.to_thread(state.projects.list_projects)]
 
 
-@router.post("/projects", response_model=ProjectOut, status_code=201, summary="Create a project")
+@router.post("/projects", response_model=ProjectOut, status_code=201, summary="Create a project",
+             responses=CHANGE_ERRORS)
 async def create_project(body: ProjectIn, state: Admin) -> ProjectOut:
     """Create a project; 409 when it exists, 400 for an invalid id."""
     try:
@@ -106,7 +114,8 @@ async def create_project(body: ProjectIn, state: Admin) -> ProjectOut:
         raise _problem(exc) from None
 
 
-@router.delete("/projects/{project_id}", status_code=204, summary="Delete a project and its data")
+@router.delete("/projects/{project_id}", status_code=204, summary="Delete a project and its data",
+               responses=CHANGE_ERRORS)
 async def delete_project(project_id: str, state: Admin) -> Response:
     """Delete a project: its keys are revoked and its spans, rollups and annotations deleted. 404 when unknown."""
     try:
@@ -117,14 +126,16 @@ async def delete_project(project_id: str, state: Admin) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/keys", response_model=list[KeyOut], summary="List API keys")
+@router.get("/keys", response_model=list[KeyOut], summary="List API keys",
+            responses={**ERRORS, **problem_responses(422)})
 async def list_keys(state: Admin, project_id: Annotated[str | None, Query(description="only this project's")] = None
                     ) -> list[KeyOut]:
     """Keys, newest first, with their last use (recorded at most once a minute)."""
     return [_key(k) for k in await asyncio.to_thread(state.projects.list_keys, project_id)]
 
 
-@router.post("/keys", response_model=CreatedKey, status_code=201, summary="Create an API key")
+@router.post("/keys", response_model=CreatedKey, status_code=201, summary="Create an API key",
+             responses=CHANGE_ERRORS)
 async def create_key(body: KeyIn, state: Admin) -> CreatedKey:
     """Create a key for a project; the secret is in this response only. 404 when the project is unknown."""
     try:
@@ -135,7 +146,7 @@ async def create_key(body: KeyIn, state: Admin) -> CreatedKey:
     return CreatedKey(**_key(key).model_dump(), secret=secret)
 
 
-@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key", responses=CHANGE_ERRORS)
 async def revoke_key(key_id: str, state: Admin) -> Response:
     """Revoke a key: refused by this server at once and by every other replica within a second. 404 when
     unknown."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import problem_responses
 from threadline.api.state import AppState, app_state
 
 router = APIRouter(tags=["health"])
@@ -19,7 +20,8 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness")
+@router.get("/readyz", summary="Readiness",
+            responses=problem_responses(described={503: "the store is not answering (see Retry-After)"}))
 async def readyz(state: Annotated[AppState, Depends(app_state)]) -> dict[str, str | int]:
     """200 when the store answers a query; 503 otherwise. Reports spans waiting for the writer."""
     try:

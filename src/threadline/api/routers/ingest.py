@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from threadline.api.auth import project_id
 from threadline.api.body import read_body
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import problem_responses
 from threadline.api.state import AppState, app_state
 from threadline.api.write import write_rows
 from threadline.ingest.native import IngestedTrace, IngestResponse, NativeBatch, to_raw_spans
@@ -26,6 +27,9 @@ router = APIRouter()
 
 
 @router.post("/v1/ingest", summary="Ingest traces (native JSON)", response_model=IngestResponse,
+             responses=problem_responses(401, 403, 413, 415, 429, 503, described={
+                 400: "the body is not valid JSON, or not a valid gzip stream",
+                 422: "a trace or span is invalid (named in detail and errors); nothing was stored"}),
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": {"type": "array", "items": {"$ref": "#/components/schemas/NativeTrace"}}}}}})
 async def post_ingest(request: Request, state: Annotated[AppState, Depends(app_state)],

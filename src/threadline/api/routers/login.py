@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from threadline.api.auth import SESSION_COOKIE, check_throttle, client_address, principal, refuse
+from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
 from threadline.api.state import AppState, app_state
 from threadline.auth import tokens
 from threadline.auth.authenticator import AuthError, Principal
@@ -31,7 +32,9 @@ class Whoami(BaseModel):
     local_mode: bool
 
 
-@router.post("/login", response_model=Whoami, summary="Log the dashboard in with an API key")
+@router.post("/login", response_model=Whoami, summary="Log the dashboard in with an API key",
+             responses=problem_responses(422, 429, 503, described={
+                 400: UNPARSABLE_BODY, 401: "the API key is malformed, unknown or revoked"}))
 async def login(body: LoginIn, request: Request, response: Response,
                 state: Annotated[AppState, Depends(app_state)]) -> Whoami:
     """Verify the key and set the session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). 401 for a bad
@@ -59,7 +62,8 @@ async def logout(response: Response) -> Response:
     return response
 
 
-@router.get("/whoami", response_model=Whoami, summary="Who the credentials act as")
+@router.get("/whoami", response_model=Whoami, summary="Who the credentials act as",
+            responses=problem_responses(401, 429, 503))
 async def whoami(found: Annotated[Principal, Depends(principal)],
                  state: Annotated[AppState, Depends(app_state)]) -> Whoami:
     """The project and key of the request's credentials."""

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from threadline.api.auth import project_id
 from threadline.api.body import read_body
 from threadline.api.problems import Problem
-from threadline.api.read_schemas import PROBLEM_RESPONSES
+from threadline.api.read_schemas import OTLP_ERRORS, otlp_request_body
 from threadline.api.state import AppState, app_state
 from threadline.ingest.otlp_logs import JSON, PROTOBUF, OtlpDecodeError, decode_logs, encode_logs_response
 
 router = APIRouter(tags=["ingest"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: PROBLEM_RESPONSES[code] for code in (400, 401, 413, 415, 503)}
 
 
 @router.post(
@@ -27,7 +25,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses={200: {"content": {PROTOBUF: {}, JSON: {}},
                      "description": "ExportLogsServiceResponse in the request's encoding; partial_success counts "
                                     "and names the rejected records"},
-               **_ERRORS},
+               **OTLP_ERRORS},
+    openapi_extra=otlp_request_body("ExportLogsServiceRequest"),
 )
 async def post_logs(request: Request, state: Annotated[AppState, Depends(app_state)],
                     project: Annotated[str, Depends(project_id)]) -> Response:

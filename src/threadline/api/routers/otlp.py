@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from threadline.api.auth import project_id
 from threadline.api.body import read_body
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import OTLP_ERRORS, otlp_request_body
 from threadline.api.state import AppState, app_state
 from threadline.api.write import write_rows
 from threadline.ingest.normalize import InvalidSpan, normalize
@@ -49,7 +50,9 @@ def decode_and_normalize(body: bytes, content_type: str, project: str, prices: P
     summary="Export spans (OTLP/HTTP)",
     response_class=Response,
     responses={200: {"content": {PROTOBUF: {}, JSON: {}},
-                     "description": "ExportTraceServiceResponse; partial_success lists rejected spans"}},
+                     "description": "ExportTraceServiceResponse; partial_success lists rejected spans"},
+               **OTLP_ERRORS},
+    openapi_extra=otlp_request_body("ExportTraceServiceRequest"),
 )
 async def post_traces(request: Request, state: Annotated[AppState, Depends(app_state)],
                       project: Annotated[str, Depends(project_id)]) -> Response:

@@ -64,6 +64,6 @@ async def project_session_metrics(state: Annotated[AppState, Depends(app_state)]
     return ProjectMetrics(
         start_time=present.iso(bounded.start_ns), end_time=present.iso(bounded.end_ns), sessions=sessions,
         sessions_with_errors=with_errors, error_rate=with_errors / sessions if sessions else None,
-        total_tokens=int(summary["total_tokens"]), turns_per_session=_distribution(summary, "turns"),
+        total_tokens=int(summary["tokens_total"]), turns_per_session=_distribution(summary, "turns"),
         cost_per_session_usd=_distribution(summary, "cost"),
         days=[DayMetrics(**day) for day in found.days])

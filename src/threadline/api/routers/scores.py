@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from threadline.api import present
 from threadline.api.auth import project_id
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
 from threadline.api.state import AppState, app_state
 from threadline.api.write_schemas import ScoreIn, ScoreOut
 from threadline.queries import sessions as q
@@ -18,11 +19,9 @@ from threadline.queries.scores import Score, add_score, list_scores
 router = APIRouter(tags=["scores"])
 State = Annotated[AppState, Depends(app_state)]
 Project = Annotated[str, Depends(project_id)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid API key"},
-    404: {"description": "no such session or trace"},
-    422: {"description": "invalid body"},
-}
+ERRORS = problem_responses(401, 429, 503, described={404: "no such session or trace", 422: "invalid parameter"})
+WRITE_ERRORS = {**ERRORS, **problem_responses(403, described={400: UNPARSABLE_BODY,
+                                                              422: "invalid body or parameter"})}
 
 
 def score_out(score: Score) -> ScoreOut:
@@ -44,7 +43,7 @@ async def _require_trace(state: AppState, project: str, trace_id: str) -> None:
 
 
 @router.post("/v1/sessions/{session_id:text}/scores", response_model=ScoreOut, status_code=201,
-             summary="Score a session", responses=ERRORS)
+             summary="Score a session", responses=WRITE_ERRORS)
 async def score_session(session_id: str, body: ScoreIn, state: State, project: Project) -> ScoreOut:
     """Record a score (numeric, boolean or categorical) with an optional comment. 404 when unknown."""
     await _require_session(state, project, session_id)
@@ -62,7 +61,7 @@ async def session_scores(session_id: str, state: State, project: Project) -> lis
 
 
 @router.post("/v1/traces/{trace_id}/scores", response_model=ScoreOut, status_code=201, summary="Score a trace",
-             responses=ERRORS)
+             responses=WRITE_ERRORS)
 async def score_trace(trace_id: str, body: ScoreIn, state: State, project: Project) -> ScoreOut:
     """Record a score of one trace (a turn). 404 when unknown."""
     trace_id = trace_id.lower()

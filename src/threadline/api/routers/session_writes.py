@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from threadline.api import present
 from threadline.api.auth import project_id
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
 from threadline.api.schemas import Session
 from threadline.api.state import AppState, app_state
 from threadline.api.write_schemas import JobOut, SessionCreate, SessionPatch
@@ -22,11 +23,8 @@ from threadline.writer.deletion import run_deletion, start_deletion
 router = APIRouter(tags=["sessions"])
 State = Annotated[AppState, Depends(app_state)]
 Project = Annotated[str, Depends(project_id)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid API key"},
-    404: {"description": "no such session"},
-    422: {"description": "invalid body"},
-}
+ERRORS = problem_responses(401, 403, 404, 429, 503, described={422: "invalid parameter"})
+BODY_ERRORS = {**ERRORS, **problem_responses(described={400: UNPARSABLE_BODY, 422: "invalid body or parameter"})}
 
 
 def job_out(job: Job) -> JobOut:
@@ -44,7 +42,7 @@ async def _session(state: AppState, project: str, session_id: str) -> Session:
 
 
 @router.post("/v1/sessions", response_model=Session, status_code=201, summary="Create a session",
-             responses={**ERRORS, 409: {"description": "the session exists"}})
+             responses={**BODY_ERRORS, **problem_responses(described={409: "the session exists"})})
 async def create_session(body: SessionCreate, state: State, project: Project) -> Session:
     """Create a session ahead of its traffic, with its name, user, metadata, tags (and explicit end state).
     409 when a session with this id exists in the project."""
@@ -63,7 +61,7 @@ async def create_session(body: SessionCreate, state: State, project: Project) ->
 
 
 @router.patch("/v1/sessions/{session_id:text}", response_model=Session, summary="Edit a session",
-              responses=ERRORS)
+              responses=BODY_ERRORS)
 async def patch_session(session_id: str, body: SessionPatch, state: State, project: Project) -> Session:
     """Change the session's name, metadata, tags, bookmark or explicit end state. 404 when unknown."""
     await _session(state, project, session_id)
@@ -101,7 +99,7 @@ async def delete_session(session_id: str, state: State, project: Project, respon
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobOut, summary="Get a background job", tags=["jobs"],
-            responses={401: ERRORS[401], 404: {"description": "no such job"}})
+            responses=problem_responses(401, 422, 429, 503, described={404: "no such job in the project"}))
 async def read_job(job_id: str, state: State, project: Project, response: Response) -> JobOut:
     """A job's status and progress (e.g. a session deletion). 404 when unknown in the project."""
     job = await asyncio.to_thread(get_job, state.store, project, job_id)

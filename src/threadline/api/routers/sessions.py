@@ -28,6 +28,7 @@ from threadline.api.list_params import (
 )
 from threadline.api.list_schemas import LIST_ERRORS, SESSION_PAGE_EXAMPLE
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import READ_ERRORS
 from threadline.api.routers import project_metrics, session_list_export, session_search
 from threadline.api.schemas import SessionDetail, SessionPage, TracePage
 from threadline.api.state import AppState, app_state
@@ -69,7 +70,8 @@ async def list_sessions(request: Request, state: Annotated[AppState, Depends(app
                        links=got.links)
 
 
-@router.get("/v1/sessions/{session_id:text}", response_model=SessionDetail, summary="Get a session with its turns")
+@router.get("/v1/sessions/{session_id:text}", response_model=SessionDetail, summary="Get a session with its turns",
+            responses=READ_ERRORS)
 async def get_session(session_id: str, state: Annotated[AppState, Depends(app_state)],
                       project: Annotated[str, Depends(project_id)]) -> SessionDetail:
     """The session's stats and its traces (turns) in start order, each with its own rollup (the first 1000;
@@ -83,7 +85,8 @@ async def get_session(session_id: str, state: Annotated[AppState, Depends(app_st
     return SessionDetail(**summary.model_dump(), traces=[present.trace(t) for t in traces.rows])
 
 
-@router.get("/v1/sessions/{session_id:text}/traces", response_model=TracePage, summary="List a session's traces")
+@router.get("/v1/sessions/{session_id:text}/traces", response_model=TracePage, summary="List a session's traces",
+            responses=READ_ERRORS)
 async def list_session_traces(session_id: str, state: Annotated[AppState, Depends(app_state)],
                               project: Annotated[str, Depends(project_id)], limit: TraceLimit = 50,
                               offset: TraceOffset = 0) -> TracePage:

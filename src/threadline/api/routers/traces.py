@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from threadline.api import present
 from threadline.api.auth import project_id
 from threadline.api.problems import Problem
+from threadline.api.read_schemas import problem_responses
 from threadline.api.schemas import TraceDetail
 from threadline.api.state import AppState, app_state
 from threadline.queries import sessions as q
@@ -17,7 +18,9 @@ from threadline.queries import sessions as q
 router = APIRouter(tags=["traces"])
 
 
-@router.get("/v1/traces/{trace_id}", response_model=TraceDetail, summary="Get a trace with its spans")
+@router.get("/v1/traces/{trace_id}", response_model=TraceDetail, summary="Get a trace with its spans",
+            responses=problem_responses(401, 422, 429, 503, described={404: "there is no such trace in the project "
+                                                                          "of the API key"}))
 async def get_trace(trace_id: str, state: Annotated[AppState, Depends(app_state)],
                     project: Annotated[str, Depends(project_id)]) -> TraceDetail:
     """The trace's rollup and all its spans in start order (``parent_span_id`` builds the tree). 404 when
