@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -49,15 +49,17 @@ def _hex_ids_to_base64(node: Any) -> Any:
     return node
 
 
-def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
-    """Parse an OTLP trace export body. ``content_type`` is PROTOBUF or JSON. Raises OtlpDecodeError."""
-    request = ExportTraceServiceRequest()
-    if content_type == PROTOBUF:
-        try:
-            request.ParseFromString(body)
-        except (DecodeError, RuntimeError, ValueError) as exc:
-            raise OtlpDecodeError(f"the body is not a protobuf ExportTraceServiceRequest ({exc})") from None
-        return request
+def parse_protobuf(body: bytes, message: Message) -> None:
+    """Fill ``message`` from a binary protobuf body. Raises OtlpDecodeError naming the message type."""
+    try:
+        message.ParseFromString(body)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise OtlpDecodeError(f"the body is not a protobuf {message.DESCRIPTOR.name} ({exc})") from None
+
+
+def load_json_object(body: bytes, list_name: str) -> dict[str, Any]:
+    """The JSON object of an OTLP/JSON body (``list_name``: its top-level list, for the error message). Raises
+    OtlpDecodeError."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -65,13 +67,27 @@ def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
     except RecursionError:
         raise OtlpDecodeError("the JSON body is nested too deeply") from None
     if not isinstance(document, dict):
-        raise OtlpDecodeError("the JSON body must be an object with a 'resourceSpans' list")
+        raise OtlpDecodeError(f"the JSON body must be an object with a '{list_name}' list")
+    return document
+
+
+def parse_json(document: dict[str, Any], message: Message) -> None:
+    """Fill ``message`` from an OTLP/JSON document whose ids are already base64. Raises OtlpDecodeError."""
     try:
-        json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
+        json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        raise OtlpDecodeError(f"the JSON body is not an ExportTraceServiceRequest: {exc}") from None
+        raise OtlpDecodeError(f"the JSON body is not an {message.DESCRIPTOR.name}: {exc}") from None
     except RecursionError:
         raise OtlpDecodeError("the JSON body is nested too deeply") from None
+
+
+def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
+    """Parse an OTLP trace export body. ``content_type`` is PROTOBUF or JSON. Raises OtlpDecodeError."""
+    request = ExportTraceServiceRequest()
+    if content_type == PROTOBUF:
+        parse_protobuf(body, request)
+    else:
+        parse_json(_hex_ids_to_base64(load_json_object(body, "resourceSpans")), request)
     return request
 
 

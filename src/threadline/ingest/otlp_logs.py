@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -41,7 +39,16 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from threadline.ingest import keys
 from threadline.ingest.normalize import MAX_ID_LENGTH, MAX_TIME_NS, first
-from threadline.ingest.otlp import JSON, PROTOBUF, OtlpDecodeError, any_value_text, attributes_dict
+from threadline.ingest.otlp import (
+    JSON,
+    PROTOBUF,
+    OtlpDecodeError,
+    any_value_text,
+    attributes_dict,
+    load_json_object,
+    parse_json,
+    parse_protobuf,
+)
 
 _STR_MAP = pa.map_(pa.string(), pa.string())
 _TS = pa.timestamp("ns", tz="UTC")
@@ -125,26 +132,11 @@ def decode_logs_request(body: bytes, content_type: str) -> tuple[ExportLogsServi
     ids were not hex (by position, with the reason). Raises OtlpDecodeError when the body is not a request."""
     request = ExportLogsServiceRequest()
     if content_type == PROTOBUF:
-        try:
-            request.ParseFromString(body)
-        except (DecodeError, RuntimeError, ValueError) as exc:
-            raise OtlpDecodeError(f"the body is not a protobuf ExportLogsServiceRequest ({exc})") from None
+        parse_protobuf(body, request)
         return request, {}
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise OtlpDecodeError(f"the body is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise OtlpDecodeError("the JSON body is nested too deeply") from None
-    if not isinstance(document, dict):
-        raise OtlpDecodeError("the JSON body must be an object with a 'resourceLogs' list")
+    document = load_json_object(body, "resourceLogs")
     invalid = _hex_ids_to_base64(document)
-    try:
-        json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
-        raise OtlpDecodeError(f"the JSON body is not an ExportLogsServiceRequest: {exc}") from None
-    except RecursionError:
-        raise OtlpDecodeError("the JSON body is nested too deeply") from None
+    parse_json(document, request)
     return request, invalid
 
 
