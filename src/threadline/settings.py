@@ -50,4 +50,38 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(
         10, gt=0, description="Failed authentications from one address within a minute before it gets 429."
     )
+    queue_url: str | None = Field(
+        None, description="Redis URL of the ingest queue (redis://host:6379/0). When set, ingest puts span batches "
+        "on Redis Streams (a 2xx means XADD acknowledged) and workers write them to the store; unset, the embedded "
+        "group-commit writer commits them in-process.",
+    )
+    queue_shards: int = Field(
+        8, ge=1, le=1024, description="Number of Redis streams span batches are sharded over (by project and "
+        "trace id). Every API replica and worker must use the same value.",
+    )
+    queue_max_length: int = Field(
+        200_000, gt=0, description="Entries waiting in one shard's stream above which ingest answers 503 with "
+        "Retry-After.",
+    )
+    queue_prefix: str = Field("threadline", description="Prefix of the Redis keys (streams, group, DLQ) in use.")
+    workers: int | None = Field(
+        None, ge=0, description="Queue consumers run inside `threadline serve` (default: 1 on the embedded store, "
+        "whose data directory no other process can open; 0 with a ClickHouse server, where `threadline worker` "
+        "processes consume).",
+    )
+    worker_batch_spans: int = Field(20_000, gt=0, description="Worker: a batch is committed at this many spans.")
+    worker_batch_wait_ms: int = Field(
+        50, ge=0, description="Worker: longest wait for more entries before committing a smaller batch (ms)."
+    )
+    worker_claim_idle_ms: int = Field(
+        30_000, gt=0, description="Worker: entries pending this long on a consumer (presumed dead) are reclaimed "
+        "(XAUTOCLAIM) by another (ms).",
+    )
+    worker_max_attempts: int = Field(
+        5, ge=1, description="Worker: deliveries of an entry before it moves to the dead-letter stream."
+    )
+    cluster: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", description="ClickHouse cluster name: DDL runs ON CLUSTER "
+        "with Replicated* engines and Distributed tables (ClickHouse server only).",
+    )
     log_level: str = Field("info", description="Log level of the server (debug, info, warning, error).")
