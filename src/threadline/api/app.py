@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from threadline import __version__
+from threadline import __version__, dashboard
 from threadline.api import problems
 from threadline.api.paths import EncodedSegmentsMiddleware
 from threadline.api.routers import (
@@ -116,6 +116,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin, health,
                    metrics):
         app.include_router(module.router)
+    dashboard.install(app)  # after the API routers: pages never shadow /v1
 
     def openapi() -> dict[str, Any]:
         # /v1/ingest parses its body itself (size limit, gzip); publish the schema of what it accepts.

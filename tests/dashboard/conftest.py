@@ -1,0 +1,92 @@
+"""Dashboard fixtures: real Chromium (Debian's ``/usr/bin/chromium``) driven by Playwright against the real app over
+real HTTP, with demo data sent through the real OTLP path.
+
+Fixtures:
+
+* ``browser`` (session): a headless Chromium; the dashboard tests are skipped when ``/usr/bin/chromium`` is missing.
+* ``demo_server`` (module): a :class:`~conftest.LiveServer` on its own database, loaded with ``DEMO_SESSIONS`` demo
+  sessions (``threadline.demo.generator``) through ``POST /v1/traces``; ``demo_server.demo`` holds the counts.
+* ``page`` (function): a new browser context (own cookies) and page, 1366x900 (a laptop), failing the test on any
+  uncaught JavaScript error; use ``page.goto(url + path)`` then ``wait_ready(page)``.
+* ``screenshot(page, name)``: saves ``artifacts/screenshots/<name>.png`` (full page) and returns the path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import LiveServer, start_server, stop_server
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from threadline.demo.generator import DemoSummary, generate_and_send
+from threadline.store.gateway import Store
+from threadline.store.migrations import migrate
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+DEMO_SESSIONS = 36
+DEMO_SEED = 11
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+VIEWPORT = {"width": 1366, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium (skipped when it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the dashboard tests")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def module_store(chdb_dir: Path) -> Store:
+    """A fresh, migrated database in this process's chDB directory (dropped by the caller)."""
+    store = Store.embedded(chdb_dir, f"dash_{uuid.uuid4().hex[:12]}")
+    migrate(store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def demo_server(chdb_dir: Path) -> Iterator[LiveServer]:
+    """The real app on a database holding the demo sessions (sent over OTLP/HTTP); ``.demo`` is the summary."""
+    store = module_store(chdb_dir)
+    live = start_server(store, auth_failure_limit=1000)
+    try:
+        summary: DemoSummary = generate_and_send(live.url, sessions=DEMO_SESSIONS, seed=DEMO_SEED, progress=False)
+        live.demo = summary  # type: ignore[attr-defined]
+        yield live
+    finally:
+        stop_server(live)
+        store.command("DROP DATABASE IF EXISTS {db}", tag="test.drop")
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh context and page; uncaught JavaScript errors fail the test."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def wait_ready(page: Page) -> None:
+    """Wait until app.js marked the page usable (``body[data-ready]``)."""
+    page.wait_for_selector("body[data-ready='true']", state="attached")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG of ``page`` as ``artifacts/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
