@@ -30,3 +30,33 @@ class Metrics:
             registry=self.registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.pending_spans = Gauge(
             "threadline_pending_spans", "Spans accepted and waiting for the writer.", registry=self.registry)
+        # The scaled ingest path (threadline.queue): Redis Streams between the API and the workers.
+        self.queue_depth = Gauge(
+            "threadline_queue_depth", "Batches waiting in each shard stream of the ingest queue (XLEN).", ["shard"],
+            registry=self.registry)
+        self.dlq_entries = Gauge(
+            "threadline_queue_dlq_entries", "Batches in the dead-letter stream (`threadline dlq list`).",
+            registry=self.registry)
+        self.worker_batch_spans = Histogram(
+            "threadline_worker_batch_spans", "Spans per batch a queue worker commits.", registry=self.registry,
+            buckets=(10, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000))
+        self.worker_insert_seconds = Histogram(
+            "threadline_worker_insert_seconds", "Time a queue worker takes to insert a batch's spans.",
+            registry=self.registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.worker_commit_seconds = Histogram(
+            "threadline_worker_commit_seconds", "Time a queue worker takes to commit a batch (spans insert, links "
+            "and rollups, acknowledgement).", registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.worker_spans = Counter(
+            "threadline_worker_spans_total", "Spans queue workers committed.", registry=self.registry)
+        self.worker_failures = Counter(
+            "threadline_worker_failures_total", "Batch commits that failed (the entries stay pending and are "
+            "retried, then dead-lettered).", registry=self.registry)
+        self.dlq_moved = Counter(
+            "threadline_queue_dlq_moved_total", "Entries moved to the dead-letter stream.", registry=self.registry)
+
+    def record_queue_depths(self, shards: list[int], dlq: int) -> None:
+        """Set the queue gauges: entries waiting per shard stream (by shard number) and dead-lettered entries."""
+        for shard, length in enumerate(shards):
+            self.queue_depth.labels(str(shard)).set(length)
+        self.dlq_entries.set(dlq)
