@@ -20,34 +20,65 @@ decompresses whole granules of the text columns, so 1024-row granules on ``spans
 
 ``spans`` is partitioned by the month of ``start_time`` (a span field, so a replayed span lands in the same
 partition and collapses with its first copy), and deduplicated on ``(project_id, trace_id, span_id)``.
+
+On a cluster (``threadline migrate --cluster NAME``) the same definitions render ``ON CLUSTER`` with ``Replicated*``
+engines (:mod:`threadline.store.table_engines`). Tables that grow with traffic are sharded, each by a function of
+its ``ORDER BY`` key so that ``FINAL`` collapses every version of a row on one shard:
+
+* ``spans``, ``trace_sessions``, ``deleted_session_traces``: by trace, ``cityHash64(project_id, trace_id)`` (a span's
+  session is not known when it arrives, so spans cannot follow their session);
+* ``trace_rollups``: by session, ``cityHash64(project_id, if(session_id = '', trace_id, session_id))``, so a
+  session's turns sit on the shard of its ``session_rollups`` and ``session_annotations`` rows
+  (``cityHash64(project_id, session_id)``), and traces in no session still spread over every shard;
+* ``logs``: by session likewise (records in no session by ``log_id``); ``scores``: ``cityHash64(project_id,
+  target_id)``, with its session or its trace.
+
+Small tables (``schema_migrations``, projects, keys, key usage, server secrets, jobs) are not sharded: every node
+holds a full replica, so they are read and joined locally. docs/clickhouse-cluster.md explains what each read needs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from threadline.store.table_engines import (
+    UNSHARDED,
+    AddColumn,
+    AlterStorage,
+    CreateTable,
+    MergeTree,
+    Operation,
+    ReplacingMergeTree,
+    Sharded,
+    Statement,
+)
+
 _DEDUP = "non_replicated_deduplication_window = 1000"
+BY_TRACE = Sharded("cityHash64(project_id, trace_id)")
+BY_SESSION = Sharded("cityHash64(project_id, session_id)")
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema change: ``version`` (1, 2, ...) is recorded in ``schema_migrations`` once applied."""
+    """One schema change: ``version`` (1, 2, ...) is recorded in ``schema_migrations`` once applied; its
+    ``operations`` render to SQL for one server or a cluster (:meth:`statements`)."""
 
     version: int
     name: str
-    statements: tuple[str, ...]
+    operations: tuple[Operation, ...]
+
+    def statements(self, cluster: str | None = None) -> tuple[str, ...]:
+        """The SQL of this migration, in order: locally (``cluster=None``) or ``ON CLUSTER cluster``."""
+        return tuple(sql for operation in self.operations for sql in operation.render(cluster))
 
 
-MIGRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+MIGRATIONS_TABLE = CreateTable("schema_migrations", """\
     version UInt32,
     name String,
-    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree ORDER BY version
-"""
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)""", ReplacingMergeTree(), """ORDER BY version""",
+    UNSHARDED)
 
-SPANS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.spans (
+SPANS = CreateTable("spans", """\
     project_id LowCardinality(String),
     trace_id String,
     span_id String,
@@ -83,25 +114,19 @@ CREATE TABLE IF NOT EXISTS {{db}}.spans (
     events_time Array(DateTime64(9, 'UTC')),
     events_name Array(LowCardinality(String)),
     events_attributes Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)),
-    ingested_at DateTime64(6, 'UTC')
-) ENGINE = ReplacingMergeTree(ingested_at)
-PARTITION BY toYYYYMM(start_time)
+    ingested_at DateTime64(6, 'UTC')""", ReplacingMergeTree("ingested_at"), """PARTITION BY toYYYYMM(start_time)
 ORDER BY (project_id, trace_id, span_id)
-SETTINGS index_granularity = 1024, {_DEDUP}
-"""
+SETTINGS index_granularity = 1024, """ + _DEDUP,
+    BY_TRACE)
 
-TRACE_SESSIONS = """
-CREATE TABLE IF NOT EXISTS {db}.trace_sessions (
+TRACE_SESSIONS = CreateTable("trace_sessions", """\
     project_id LowCardinality(String),
     trace_id String,
     session_id String COMMENT 'empty: the trace belongs to no session',
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY (project_id, trace_id)
-"""
+    version UInt64""", ReplacingMergeTree("version"), """ORDER BY (project_id, trace_id)""",
+    BY_TRACE)
 
-TRACE_ROLLUPS = """
-CREATE TABLE IF NOT EXISTS {db}.trace_rollups (
+TRACE_ROLLUPS = CreateTable("trace_rollups", """\
     project_id LowCardinality(String),
     session_id String,
     trace_id String,
@@ -127,14 +152,11 @@ CREATE TABLE IF NOT EXISTS {db}.trace_rollups (
     metadata Map(LowCardinality(String), String),
     tags Array(String),
     version UInt64,
-    is_deleted UInt8
-) ENGINE = ReplacingMergeTree(version, is_deleted)
-ORDER BY (project_id, session_id, trace_id)
-SETTINGS index_granularity = 1024
-"""
+    is_deleted UInt8""", ReplacingMergeTree("version", "is_deleted"), """ORDER BY (project_id, session_id, trace_id)
+SETTINGS index_granularity = 1024""",
+    Sharded("cityHash64(project_id, if(session_id = '', trace_id, session_id))"))
 
-SESSION_ROLLUPS = """
-CREATE TABLE IF NOT EXISTS {db}.session_rollups (
+SESSION_ROLLUPS = CreateTable("session_rollups", """\
     project_id LowCardinality(String),
     session_id String,
     user_id String,
@@ -162,14 +184,11 @@ CREATE TABLE IF NOT EXISTS {db}.session_rollups (
     metadata Map(LowCardinality(String), String),
     tags Array(String),
     version UInt64,
-    is_deleted UInt8
-) ENGINE = ReplacingMergeTree(version, is_deleted)
-ORDER BY (project_id, session_id)
-SETTINGS index_granularity = 256
-"""
+    is_deleted UInt8""", ReplacingMergeTree("version", "is_deleted"), """ORDER BY (project_id, session_id)
+SETTINGS index_granularity = 256""",
+    BY_SESSION)
 
-SESSION_ANNOTATIONS = """
-CREATE TABLE IF NOT EXISTS {db}.session_annotations (
+SESSION_ANNOTATIONS = CreateTable("session_annotations", """\
     project_id LowCardinality(String),
     session_id String,
     name String,
@@ -179,25 +198,19 @@ CREATE TABLE IF NOT EXISTS {db}.session_annotations (
     end_state LowCardinality(String),
     deleted UInt8,
     created_at DateTime64(3, 'UTC'),
-    updated_at DateTime64(6, 'UTC')
-) ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY (project_id, session_id)
-"""
+    updated_at DateTime64(6, 'UTC')""", ReplacingMergeTree("updated_at"), """ORDER BY (project_id, session_id)""",
+    BY_SESSION)
 
-PROJECTS = """
-CREATE TABLE IF NOT EXISTS {db}.projects (
+PROJECTS = CreateTable("projects", """\
     project_id String,
     name String,
     created_at DateTime64(3, 'UTC'),
     deleted UInt8,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY project_id
-"""
+    version UInt64""", ReplacingMergeTree("version"), """ORDER BY project_id""",
+    UNSHARDED)
 
 # Keys are stored only as HMAC-SHA256(salt, secret); the secret is shown once, at creation.
-API_KEYS = """
-CREATE TABLE IF NOT EXISTS {db}.api_keys (
+API_KEYS = CreateTable("api_keys", """\
     key_id String,
     project_id String,
     name String,
@@ -205,39 +218,25 @@ CREATE TABLE IF NOT EXISTS {db}.api_keys (
     secret_hash String,
     created_at DateTime64(3, 'UTC'),
     revoked UInt8,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY key_id
-"""
+    version UInt64""", ReplacingMergeTree("version"), """ORDER BY key_id""",
+    UNSHARDED)
 
 # Last use lives apart from api_keys so that recording a use can never overwrite a revocation.
-API_KEY_USAGE = """
-CREATE TABLE IF NOT EXISTS {db}.api_key_usage (
+API_KEY_USAGE = CreateTable("api_key_usage", """\
     key_id String,
-    last_used_at DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree(last_used_at)
-ORDER BY key_id
-"""
+    last_used_at DateTime64(3, 'UTC')""", ReplacingMergeTree("last_used_at"), """ORDER BY key_id""",
+    UNSHARDED)
 
 # Plain MergeTree: every replica reads the earliest secret ever written, whichever won a creation race.
-SERVER_SECRETS = """
-CREATE TABLE IF NOT EXISTS {db}.server_secrets (
+SERVER_SECRETS = CreateTable("server_secrets", """\
     name String,
     value String,
-    created_at DateTime64(3, 'UTC')
-) ENGINE = MergeTree
-ORDER BY name
-"""
-
-DEFAULT_PROJECT = """
-INSERT INTO {db}.projects (project_id, name, created_at, deleted, version)
-SELECT 'default', 'Default project', now64(3), 0, 1
-"""
+    created_at DateTime64(3, 'UTC')""", MergeTree(), """ORDER BY name""",
+    UNSHARDED)
 
 # Scores and notes on sessions and traces (``target`` is 'session' or 'trace', ``target_id`` the external session id or
 # the trace id). Deleting a score writes its row again with deleted = 1.
-SCORES = """
-CREATE TABLE IF NOT EXISTS {db}.scores (
+SCORES = CreateTable("scores", """\
     project_id LowCardinality(String),
     target LowCardinality(String),
     target_id String,
@@ -250,15 +249,12 @@ CREATE TABLE IF NOT EXISTS {db}.scores (
     source LowCardinality(String) COMMENT 'human, llm or code',
     created_at DateTime64(3, 'UTC'),
     deleted UInt8,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY (project_id, target, target_id, score_id)
-"""
+    version UInt64""", ReplacingMergeTree("version"), """ORDER BY (project_id, target, target_id, score_id)""",
+    Sharded("cityHash64(project_id, target_id)"))
 
 # OTLP log records (POST /v1/logs); session_id as extracted from the record's attributes or resource, or from the
 # session of its trace when the record carries a trace id.
-LOGS = """
-CREATE TABLE IF NOT EXISTS {db}.logs (
+LOGS = CreateTable("logs", """\
     project_id LowCardinality(String),
     session_id String,
     timestamp DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
@@ -273,27 +269,21 @@ CREATE TABLE IF NOT EXISTS {db}.logs (
     scope_name LowCardinality(String),
     attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
     resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
-    ingested_at DateTime64(6, 'UTC')
-) ENGINE = ReplacingMergeTree(ingested_at)
-PARTITION BY toYYYYMM(timestamp)
-ORDER BY (project_id, session_id, timestamp, log_id)
-"""
+    ingested_at DateTime64(6, 'UTC')""", ReplacingMergeTree("ingested_at"), """PARTITION BY toYYYYMM(timestamp)
+ORDER BY (project_id, session_id, timestamp, log_id)""",
+    Sharded("cityHash64(project_id, if(session_id = '', log_id, session_id))"))
 
 # Traces taken out of a deleted session: their spans still name the session, but they never join it again (a later
 # trace with the same external id starts a fresh session).
-DELETED_SESSION_TRACES = """
-CREATE TABLE IF NOT EXISTS {db}.deleted_session_traces (
+DELETED_SESSION_TRACES = CreateTable("deleted_session_traces", """\
     project_id LowCardinality(String),
     trace_id String,
     session_id String,
-    deleted_at DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree(deleted_at)
-ORDER BY (project_id, trace_id, session_id)
-"""
+    deleted_at DateTime64(3, 'UTC')""", ReplacingMergeTree("deleted_at"),
+    "ORDER BY (project_id, trace_id, session_id)", BY_TRACE)
 
 # Background jobs a client can poll (deleting a large session).
-JOBS = """
-CREATE TABLE IF NOT EXISTS {db}.jobs (
+JOBS = CreateTable("jobs", """\
     project_id LowCardinality(String),
     job_id String,
     kind LowCardinality(String),
@@ -303,9 +293,12 @@ CREATE TABLE IF NOT EXISTS {db}.jobs (
     done UInt64,
     error String,
     created_at DateTime64(3, 'UTC'),
-    updated_at DateTime64(6, 'UTC')
-) ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY (project_id, job_id)
+    updated_at DateTime64(6, 'UTC')""", ReplacingMergeTree("updated_at"), """ORDER BY (project_id, job_id)""",
+    UNSHARDED)
+
+DEFAULT_PROJECT = """
+INSERT INTO {db}.projects (project_id, name, created_at, deleted, version)
+SELECT 'default', 'Default project', now64(3), 0, 1
 """
 
 # Content search (GET /v1/sessions/search) matches ``lowerUTF8(input|output) LIKE lowerUTF8('%term%')`` on
@@ -318,12 +311,12 @@ ORDER BY (project_id, job_id)
 # 3 us per span of a 5-span trace. On disk: ~0.5% of the two text columns. MATERIALIZE builds them for existing parts
 # (a background mutation); new parts get them on insert and merge.
 TRACE_TEXT_INDEXES = tuple(
-    statement
+    operation
     for column in ("input", "output")
-    for statement in (
-        f"ALTER TABLE {{db}}.trace_rollups ADD INDEX IF NOT EXISTS {column}_ngrams lowerUTF8({column}) "
-        "TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 1",
-        f"ALTER TABLE {{db}}.trace_rollups MATERIALIZE INDEX {column}_ngrams",
+    for operation in (
+        AlterStorage(TRACE_ROLLUPS, f"ADD INDEX IF NOT EXISTS {column}_ngrams lowerUTF8({column}) "
+                                    "TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 1"),
+        AlterStorage(TRACE_ROLLUPS, f"MATERIALIZE INDEX {column}_ngrams"),
     )
 )
 
@@ -331,9 +324,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
     Migration(2, "projects, api keys, key usage, server secrets", (PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS,
-                                                                        DEFAULT_PROJECT)),
+                                                                        Statement(DEFAULT_PROJECT))),
     Migration(3, "scores, logs, deleted session traces, jobs, annotation user id",
               (SCORES, LOGS, DELETED_SESSION_TRACES, JOBS,
-               "ALTER TABLE {db}.session_annotations ADD COLUMN IF NOT EXISTS user_id String AFTER name")),
+               AddColumn(SESSION_ANNOTATIONS, "user_id String AFTER name"))),
     Migration(4, "content search indexes on trace rollups", TRACE_TEXT_INDEXES),
 )
+TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
+                                   SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
+                                   DELETED_SESSION_TRACES, JOBS)
+# Tables stored as ``<name>_local`` behind a Distributed table on a cluster (the gateway sends their mutations there).
+SHARDED_TABLES = frozenset(table.name for table in TABLES if table.storage_name != table.name)
