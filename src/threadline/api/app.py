@@ -36,7 +36,7 @@ from threadline.ingest.pricing import PriceTable
 from threadline.metrics import Metrics
 from threadline.queries.jobs import unfinished_jobs
 from threadline.settings import Settings
-from threadline.store.errors import StoreError
+from threadline.store.errors import StoreError, StoreUnavailable
 from threadline.store.gateway import Store
 from threadline.store.migrations import migrate
 from threadline.writer import deletion
@@ -47,10 +47,16 @@ log = logging.getLogger("threadline")
 
 
 def open_store(settings: Settings) -> Store:
-    """The store the settings name: a ClickHouse server when ``clickhouse_url`` is set, else embedded chDB in
-    ``data_dir``. Raises StoreUnavailable."""
+    """The store the settings name: a ClickHouse server when ``clickhouse_url`` is set (a node of ``cluster`` when
+    that is set too), else embedded chDB in ``data_dir``. Raises StoreUnavailable, also for a cluster without a
+    server (chDB is one process, never a cluster)."""
     if settings.clickhouse_url:
-        return Store.server(settings.clickhouse_url, settings.database)
+        return Store.server(settings.clickhouse_url, settings.database, cluster=settings.cluster)
+    if settings.cluster:
+        raise StoreUnavailable(
+            f"cluster {settings.cluster!r} needs a ClickHouse server: set THREADLINE_CLICKHOUSE_URL (--clickhouse "
+            "http://user:pass@host:8123) to a node of that cluster, or unset THREADLINE_CLUSTER (--cluster) to use "
+            "the embedded store")
     return Store.embedded(settings.data_dir, settings.database)
 
 
