@@ -118,3 +118,15 @@ def stored_spans(store: Store, project: str) -> int:
     rows = store.select("SELECT count() AS n FROM (SELECT 1 FROM {db}.spans WHERE project_id = {p:String} "
                         "LIMIT 1 BY project_id, trace_id, span_id)", {"p": project}, tag="test.count")
     return int(rows[0]["n"])
+
+
+def enqueue(queue: Queue, table: pa.Table) -> list[tuple[str, str]]:
+    """Append ``table`` to its shard streams as the producer would (synchronously); (stream, entry id) pairs."""
+    from threadline.queue.codec import entry_fields
+    from threadline.queue.sharding import split
+
+    added = []
+    for shard, part in split(table, queue.keys.shards).items():
+        stream = queue.keys.stream(shard)
+        added.append((stream, queue.client.xadd(stream, entry_fields(part)).decode()))  # type: ignore[arg-type]
+    return added

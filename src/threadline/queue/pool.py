@@ -1,0 +1,73 @@
+"""Queue mode inside ``threadline serve``: the producer the ingest routes write to, and in-process consumers.
+
+With the embedded chDB store no other process can open the data directory, so the consumers must live in the
+server process (``settings.workers``, default 1); with a ClickHouse server they default to 0 and ``threadline
+worker`` processes consume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from threadline.metrics import Metrics
+from threadline.queue.connection import QueueKeys, sync_client
+from threadline.queue.producer import QueueProducer
+from threadline.queue.worker import StreamWorker, WorkerConfig, consumer_name
+from threadline.settings import Settings
+from threadline.writer.commit import BatchCommitter
+
+
+def queue_keys(settings: Settings) -> QueueKeys:
+    """The queue's key names under ``settings.queue_prefix`` with ``settings.queue_shards`` shards."""
+    return QueueKeys(settings.queue_prefix, settings.queue_shards)
+
+
+def consumer_count(settings: Settings) -> int:
+    """In-process consumers: ``settings.workers``, else 1 on the embedded store and 0 with a ClickHouse server."""
+    if settings.workers is not None:
+        return settings.workers
+    return 0 if settings.clickhouse_url else 1
+
+
+class WorkerPool:
+    """``count`` :class:`StreamWorker` threads sharing one committer (its lock serialises their rollup passes);
+    ``stop`` lets each finish and acknowledge its current batch."""
+
+    def __init__(self, committer: BatchCommitter, settings: Settings, count: int, metrics: Metrics | None = None
+                 ) -> None:
+        assert settings.queue_url, "the pool needs settings.queue_url"
+        keys = queue_keys(settings)
+        config = WorkerConfig.from_settings(settings)
+        self.workers = [StreamWorker(committer, sync_client(settings.queue_url), keys, config,
+                                     name=consumer_name(index), metrics=metrics) for index in range(count)]
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=worker.run, args=(self._stop,), name=f"threadline-worker-{i}",
+                                          daemon=True) for i, worker in enumerate(self.workers)]
+
+    def start(self) -> None:
+        """Start every worker thread."""
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Ask the workers to stop after their current batch and wait for them (at most ``timeout_s`` each)."""
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout_s)
+        for worker in self.workers:
+            worker.client.close()
+
+
+def queue_writer(settings: Settings, committer: BatchCommitter, metrics: Metrics) -> tuple[QueueProducer, WorkerPool]:
+    """The producer of a server in queue mode and its in-process consumers (not started)."""
+    assert settings.queue_url, "queue mode needs settings.queue_url"
+    producer = QueueProducer(settings.queue_url, queue_keys(settings), committer, max_length=settings.queue_max_length,
+                             max_pending_spans=settings.max_pending_spans, metrics=metrics)
+    return producer, WorkerPool(committer, settings, consumer_count(settings), metrics)
+
+
+async def stop_pool(pool: WorkerPool) -> None:
+    """Stop ``pool`` without blocking the event loop."""
+    await asyncio.to_thread(pool.stop)
