@@ -24,15 +24,27 @@ HostOpt = Annotated[str | None, typer.Option(help="Address to bind [env THREADLI
 PortOpt = Annotated[int | None, typer.Option(help="Port [env THREADLINE_PORT; default 4318]")]
 DataDirOpt = Annotated[Path | None, typer.Option(help="Embedded data directory [env THREADLINE_DATA_DIR; "
                                                       "default ./.threadline]")]
+QueueOpt = Annotated[str | None, typer.Option(
+    "--queue", help="Redis URL of the ingest queue, redis://host:6379/0 [env THREADLINE_QUEUE_URL; default: none, "
+    "commit in-process]")]
+ClickhouseOpt = Annotated[str | None, typer.Option(
+    "--clickhouse", help="ClickHouse server URL, http://user:pass@host:8123 [env THREADLINE_CLICKHOUSE_URL; "
+    "default: the embedded store]")]
+ClusterOpt = Annotated[str | None, typer.Option(
+    "--cluster", help="ClickHouse cluster name: ON CLUSTER DDL, Replicated* engines [env THREADLINE_CLUSTER]")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=0, help="Queue consumers inside this server [env THREADLINE_WORKERS; default 1 on the "
+    "embedded store, 0 with --clickhouse]")]
 
 
-def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None) -> Settings:
-    """Settings from the environment and flags; an invalid value exits with a message naming the variable (never
-    echoing its value, which may be a secret)."""
+def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None,
+              **flags: Any) -> Settings:
+    """Settings from the environment and flags (``flags``: more fields by name; None means unset); an invalid value
+    exits with a message naming the variable (never echoing its value, which may be a secret)."""
     from pydantic import ValidationError
 
-    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port), ("data_dir", data_dir))
-                                 if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port), ("data_dir", data_dir),
+                                                   *flags.items()) if v is not None}
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -52,7 +64,7 @@ def _open_or_exit(settings: Settings) -> Any:
 
     try:
         return open_store(settings)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, ValueError) as exc:  # ValueError: a database or cluster name that is no identifier
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -76,9 +88,12 @@ def _announce(settings: Settings) -> None:
 
 
 @app.command()
-def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Run the server: OTLP/HTTP and native ingest, the sessions API. Opens (creating and migrating) the store."""
-    settings = _settings(host, port, data_dir)
+def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None, queue: QueueOpt = None,
+          clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None, workers: WorkersOpt = None) -> None:
+    """Run the server: OTLP/HTTP and native ingest, the sessions API. Opens (creating and migrating) the store.
+    With --queue, ingest goes through Redis Streams (see docs/scaling-out.md)."""
+    settings = _settings(host, port, data_dir, queue_url=queue, clickhouse_url=clickhouse, cluster=cluster,
+                         workers=workers)
     _configure_logging(settings.log_level)
     server = _server(settings)
     original_startup = server.startup
@@ -95,11 +110,39 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
 
 
 @app.command()
-def migrate(data_dir: DataDirOpt = None) -> None:
+def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None,
+           data_dir: DataDirOpt = None,
+           consumers: Annotated[int, typer.Option(min=1, help="Consumer threads in this process")] = 1,
+           metrics_port: Annotated[int | None, typer.Option(
+               help="Serve Prometheus metrics on this port (all interfaces)")] = None) -> None:
+    """Consume the ingest queue into the store until SIGTERM or Ctrl-C (then finish and acknowledge the current
+    batch). Without --clickhouse it writes to the embedded data directory, which no server may hold meanwhile."""
+    from threadline.queue.runner import run_workers
+    from threadline.store.migrations import migrate as apply
+
+    settings = _settings(data_dir=data_dir, queue_url=queue, clickhouse_url=clickhouse, cluster=cluster)
+    _configure_logging(settings.log_level)
+    if not settings.queue_url:
+        raise _fail(ValueError("no queue: pass --queue redis://host:6379/0 or set THREADLINE_QUEUE_URL"))
+    store = _open_or_exit(settings)
+    apply(store)  # idempotent; a worker may start before any API replica did
+    run_workers(settings, store, consumers, metrics_port)
+
+
+@app.command()
+def migrate(data_dir: DataDirOpt = None,
+            clickhouse: Annotated[str | None, typer.Option(
+                help="ClickHouse server URL, http://user:pass@host:8123 [env THREADLINE_CLICKHOUSE_URL; default: "
+                "the embedded store]")] = None,
+            cluster: Annotated[str | None, typer.Option(
+                help="Cluster of that server: DDL runs ON CLUSTER with Replicated* engines and Distributed tables "
+                "[env THREADLINE_CLUSTER]")] = None) -> None:
     """Apply pending schema migrations (the server also applies them on start)."""
     from threadline.store.migrations import migrate as apply
 
     settings = _settings(data_dir=data_dir)
+    flags = {name: value for name, value in (("clickhouse_url", clickhouse), ("cluster", cluster)) if value is not None}
+    settings = settings.model_copy(update=flags)  # the store validates the cluster name (_open_or_exit reports it)
     _configure_logging(settings.log_level)
     applied = apply(_open_or_exit(settings))
     typer.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version}: {m.name}" for m in applied))
@@ -274,6 +317,95 @@ def keys_revoke(key_id: str, data_dir: DataDirOpt = None, server: ServerOpt = No
     except ProjectError as exc:
         raise _fail(exc) from None
     typer.echo(f"revoked key {key_id}")
+
+
+dlq_app = typer.Typer(no_args_is_help=True, help="Inspect, retry or drop batches in the ingest queue's dead-letter "
+                      "stream.")
+app.add_typer(dlq_app, name="dlq")
+DlqIdsArg = Annotated[list[str] | None, typer.Argument(help="dead-letter entry ids (from `threadline dlq list`)")]
+AllOpt = Annotated[bool, typer.Option("--all", help="every dead-lettered batch")]
+
+
+def _dlq(queue: str | None) -> Any:
+    from threadline.queue.connection import sync_client
+    from threadline.queue.pool import queue_keys
+
+    settings = _settings(queue_url=queue)
+    if not settings.queue_url:
+        raise _fail(ValueError("no queue: pass --queue redis://host:6379/0 or set THREADLINE_QUEUE_URL"))
+    return sync_client(settings.queue_url), queue_keys(settings)
+
+
+def _dlq_ids(ids: list[str] | None, every: bool) -> list[str] | None:
+    if bool(ids) == every:
+        raise _fail(ValueError("name dead-letter entry ids, or pass --all"))
+    return None if every else ids
+
+
+@dlq_app.command("list")
+def dlq_list(queue: QueueOpt = None,
+             limit: Annotated[int, typer.Option(min=1, help="show at most this many, oldest first")] = 100) -> None:
+    """List dead-lettered batches: where they came from, span count, deliveries, when and why they failed."""
+    import datetime
+
+    import redis
+    from rich.console import Console
+    from rich.table import Table
+
+    from threadline.queue import dlq
+
+    client, keys = _dlq(queue)
+    try:
+        letters = dlq.list_letters(client, keys, limit)
+        total = dlq.size(client, keys)
+    except redis.RedisError as exc:
+        raise _fail(exc) from None
+    table = Table("dlq id", "stream", "entry id", "spans", "deliveries", "failed (UTC)", "error")
+    for letter in letters:
+        when = datetime.datetime.fromtimestamp(letter.failed_at_ms / 1000, datetime.UTC)
+        table.add_row(letter.dlq_id, letter.stream, letter.entry_id, str(letter.spans), str(letter.attempts),
+                      when.strftime("%Y-%m-%d %H:%M:%S"), letter.error[:200])
+    Console().print(table)
+    typer.echo(f"{total} batch(es) in {keys.dlq}")
+
+
+@dlq_app.command("retry")
+def dlq_retry(ids: DlqIdsArg = None, every: AllOpt = False, queue: QueueOpt = None) -> None:
+    """Put dead-lettered batches back on their streams for the workers (with fresh delivery attempts)."""
+    import redis
+
+    from threadline.queue import dlq
+
+    client, keys = _dlq(queue)
+    try:
+        count = dlq.retry(client, keys, _dlq_ids(ids, every))
+    except KeyError as exc:
+        raise _fail(ValueError(f"no dead-lettered batch has id {exc.args[0]}; see `threadline dlq list`")) from None
+    except redis.RedisError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"requeued {count} batch(es)")
+
+
+@dlq_app.command("drop")
+def dlq_drop(ids: DlqIdsArg = None, every: AllOpt = False, queue: QueueOpt = None,
+             yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
+    """Delete dead-lettered batches for good (their spans are never stored)."""
+    import redis
+
+    from threadline.queue import dlq
+
+    client, keys = _dlq(queue)
+    selected = _dlq_ids(ids, every)
+    if not yes:
+        typer.confirm(f"Delete {'every' if selected is None else len(selected)} dead-lettered batch(es) for good?",
+                      abort=True)
+    try:
+        count = dlq.drop(client, keys, selected)
+    except KeyError as exc:
+        raise _fail(ValueError(f"no dead-lettered batch has id {exc.args[0]}; see `threadline dlq list`")) from None
+    except redis.RedisError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"dropped {count} batch(es)")
 
 
 def main() -> None:

@@ -31,6 +31,14 @@ _CLUSTER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")  # as in Settings.cluster; 
 Row = dict[str, Any]
 
 
+def _check_names(database: str, cluster: str | None) -> None:
+    if not _IDENTIFIER.match(database):
+        raise ValueError(f"database name {database!r} must be a plain identifier (letters, digits, _)")
+    if cluster is not None and not _CLUSTER.match(cluster):
+        raise ValueError(f"cluster name {cluster!r} must start with a letter or '_' and hold only letters, digits, "
+                         "'_', '.' or '-'")
+
+
 class Store:
     """Gateway to one ClickHouse database over a :class:`Transport`, on one server or across ``cluster`` (a
     cluster name from the servers' ``remote_servers``; ``None`` for chDB or a single server).
@@ -40,10 +48,7 @@ class Store:
     """
 
     def __init__(self, transport: Transport, database: str, *, retries: int = 2, cluster: str | None = None) -> None:
-        if not _IDENTIFIER.match(database):
-            raise ValueError(f"database name {database!r} must be a plain identifier (letters, digits, _)")
-        if cluster is not None and not _CLUSTER.match(cluster):
-            raise ValueError(f"cluster name {cluster!r} must be letters, digits, '_', '.' or '-'")
+        _check_names(database, cluster)
         self.transport = transport
         self.database = database
         self.cluster = cluster
@@ -63,6 +68,7 @@ class Store:
         given (docs/clickhouse-cluster.md). Raises StoreUnavailable, or ValueError for a bad database/cluster name."""
         from threadline.store.server_transport import ServerTransport
 
+        _check_names(database, cluster)  # before connecting: a typo is reported as such, not as a network error
         return cls(ServerTransport(url), database, cluster=cluster)
 
     def _sql(self, sql: str) -> str:
