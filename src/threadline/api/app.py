@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -42,6 +42,10 @@ from threadline.store.migrations import migrate
 from threadline.writer import deletion
 from threadline.writer.commit import BatchCommitter
 from threadline.writer.group_commit import GroupCommitWriter
+
+if TYPE_CHECKING:
+    from threadline.queue.pool import WorkerPool
+    from threadline.queue.producer import QueueProducer
 
 log = logging.getLogger("threadline")
 
@@ -92,16 +96,26 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         committer = BatchCommitter(opened)
         if not settings.clickhouse_url:  # embedded: rollups of a batch a crash cut short (DESIGN.md, durability)
             await asyncio.to_thread(committer.recover)
-        writer = GroupCommitWriter(committer, flush_interval_ms=settings.flush_interval_ms,
-                                   flush_max_spans=settings.flush_max_spans,
-                                   max_pending_spans=settings.max_pending_spans)
+        metrics = Metrics()
+        writer: GroupCommitWriter | QueueProducer
+        consumers: WorkerPool | None = None
+        if settings.queue_url:  # scaled ingest: Redis Streams, consumed in-process and/or by `threadline worker`
+            from threadline.queue.pool import queue_writer
+
+            writer, consumers = queue_writer(settings, committer, metrics)
+        else:
+            writer = GroupCommitWriter(committer, flush_interval_ms=settings.flush_interval_ms,
+                                       flush_max_spans=settings.flush_max_spans,
+                                       max_pending_spans=settings.max_pending_spans)
         projects = ProjectRepository(opened)
         auth = Authenticator(projects, loopback_bind=is_loopback(settings.host))
         state = AppState(settings=settings, store=opened, writer=writer, prices=PriceTable.load(settings.price_table),
                          projects=projects, auth=auth, throttle=FailureThrottle(settings.auth_failure_limit),
-                         metrics=Metrics())
+                         metrics=metrics)
         await asyncio.to_thread(_announce_auth, state)
         await writer.start()
+        if consumers is not None:
+            consumers.start()
         app.state.threadline = state
         touch = asyncio.create_task(_record_key_use(state), name="threadline-key-use")
         for job in await asyncio.to_thread(unfinished_jobs, opened, deletion.KIND):
@@ -113,6 +127,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if state.tasks:
                 await asyncio.wait(state.tasks)
             await writer.stop()
+            if consumers is not None:
+                await asyncio.to_thread(consumers.stop)
             await asyncio.to_thread(projects.touch, auth.pending_touches(force=True))
 
     app = FastAPI(title="Threadline", version=__version__, lifespan=lifespan,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -17,6 +17,9 @@ from threadline.settings import Settings
 from threadline.store.gateway import Store
 from threadline.writer.group_commit import GroupCommitWriter
 
+if TYPE_CHECKING:
+    from threadline.queue.producer import QueueProducer
+
 
 @dataclass
 class AppState:
@@ -24,7 +27,7 @@ class AppState:
 
     settings: Settings
     store: Store
-    writer: GroupCommitWriter
+    writer: GroupCommitWriter | QueueProducer  # QueueProducer when settings.queue_url is set
     prices: PriceTable
     projects: ProjectRepository
     auth: Authenticator

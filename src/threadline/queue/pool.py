@@ -45,6 +45,11 @@ class WorkerPool:
         self._threads = [threading.Thread(target=worker.run, args=(self._stop,), name=f"threadline-worker-{i}",
                                           daemon=True) for i, worker in enumerate(self.workers)]
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set to ask the workers to stop after their current batch (a signal handler may set it)."""
+        return self._stop
+
     def start(self) -> None:
         """Start every worker thread."""
         for thread in self._threads:

@@ -305,7 +305,7 @@ class StreamWorker:
         their idle time without counting a delivery), so a slow commit is not mistaken for a dead consumer and
         reclaimed (committed twice) by another worker."""
         done = threading.Event()
-        by_stream: dict[str, list[str | bytes | int | float]] = {}
+        by_stream: dict[str, list[Any]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.id)
 
