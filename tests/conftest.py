@@ -24,6 +24,7 @@ from threadline.store.gateway import Store
 from threadline.store.migrations import migrate
 
 CLICKHOUSE_URL = os.environ.get("THREADLINE_TEST_CLICKHOUSE_URL")
+CLICKHOUSE_CLUSTER = os.environ.get("THREADLINE_TEST_CLICKHOUSE_CLUSTER")  # the server's cluster, if any
 BACKENDS = ["chdb", pytest.param("clickhouse", marks=pytest.mark.skipif(
     not CLICKHOUSE_URL, reason="set THREADLINE_TEST_CLICKHOUSE_URL to run against a ClickHouse server"))]
 
@@ -42,7 +43,7 @@ def store(request: pytest.FixtureRequest, chdb_dir: Path) -> Iterator[Store]:
         opened = Store.embedded(chdb_dir, database)
     else:
         assert CLICKHOUSE_URL
-        opened = Store.server(CLICKHOUSE_URL, database)
+        opened = Store.server(CLICKHOUSE_URL, database, cluster=CLICKHOUSE_CLUSTER)
     migrate(opened)
     yield opened
     opened.command("DROP DATABASE IF EXISTS {db}", tag="test.drop")

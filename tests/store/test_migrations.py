@@ -1,20 +1,26 @@
-"""Migrations on the configured backends (chDB always, a ClickHouse server when configured): every table with its
-local engine, every version recorded once, and a second run applies nothing."""
+"""Migrations on the configured backends (chDB always, a ClickHouse server or cluster when configured): every table
+with its engine, every version recorded once, and a second run applies nothing."""
 
 from __future__ import annotations
 
 from threadline.store.gateway import Store
 from threadline.store.migrations import applied_versions, migrate
-from threadline.store.schema import MIGRATIONS, TABLES
+from threadline.store.schema import MIGRATIONS, SHARDED_TABLES, TABLES
 
 
-def test_every_table_has_its_local_engine(store: Store) -> None:
+def test_every_table_has_its_engine(store: Store) -> None:
     rows = store.select("SELECT name, engine_full FROM system.tables WHERE database = {database:String}",
                         {"database": store.database}, tag="test.tables")
     engines = {r["name"]: r["engine_full"] for r in rows}
-    assert set(engines) == {t.name for t in TABLES}
-    for table in TABLES:
-        assert engines[table.name].startswith(table.engine.local()), table.name
+    if store.cluster is None:
+        expected = {t.name: t.engine.local() for t in TABLES}
+    else:
+        expected = {t.name: "Distributed" if t.name in SHARDED_TABLES else f"Replicated{t.engine.family}("
+                    for t in TABLES}
+        expected |= {f"{t.name}_local": f"Replicated{t.engine.family}(" for t in TABLES if t.name in SHARDED_TABLES}
+    assert set(engines) == set(expected)
+    for name, engine in expected.items():
+        assert engines[name].startswith(engine), name
 
 
 def test_every_version_is_recorded_once_and_a_rerun_applies_nothing(store: Store) -> None:
