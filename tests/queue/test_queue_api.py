@@ -23,7 +23,8 @@ from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
-from test_durability import (  # noqa: E402  (the durability harness: requests with known totals, API checks)
+# The durability harness: requests with known totals, and the checks of what the API shows.
+from test_durability import (
     LATE,
     PROTOBUF,
     SEC,
