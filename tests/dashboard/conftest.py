@@ -8,6 +8,7 @@ Fixtures:
   sessions (``threadline.demo.generator``) through ``POST /v1/traces``; ``demo_server.demo`` holds the counts.
 * ``page`` (function): a new browser context (own cookies) and page, 1366x900 (a laptop), failing the test on any
   uncaught JavaScript error; use ``page.goto(url + path)`` then ``wait_ready(page)``.
+* ``text_contrast(page)``: texts under WCAG AA contrast.
 * ``screenshot(page, name)``: saves ``artifacts/screenshots/<name>.png`` (full page) and returns the path.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import LiveServer, start_server, stop_server
@@ -31,6 +33,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DEMO_SESSIONS = 36
 DEMO_SEED = 11
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CONTRAST_JS = Path(__file__).with_name("contrast.js")
 VIEWPORT = {"width": 1366, "height": 900}
 
 
@@ -82,6 +85,13 @@ def page(browser: Browser) -> Iterator[Page]:
 def wait_ready(page: Page) -> None:
     """Wait until app.js marked the page usable (``body[data-ready]``)."""
     page.wait_for_selector("body[data-ready='true']", state="attached")
+
+
+def text_contrast(page: Page) -> dict[str, Any]:
+    """``{"checked": n, "low": [...]}``: the visible texts of the page whose contrast with their background is
+    under WCAG AA (4.5:1; 3:1 for large text), computed in the page with getComputedStyle (``contrast.js``)."""
+    found: dict[str, Any] = page.evaluate(CONTRAST_JS.read_text())
+    return found
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -26,7 +26,8 @@ MISSING = "—"
 
 
 def usd(value: float | None) -> str:
-    """A cost in USD: ``$12.34``, ``$0.0123``, ``$0.000012`` (enough digits to show a per-call cost), ``$0``."""
+    """A cost in USD: ``$12.34``, ``$0.50``, ``$0.0123``, ``$0.0000123`` (three significant digits below $1, so a
+    per-call cost shows), ``$0``."""
     if value is None:
         return MISSING
     if value == 0:
@@ -35,8 +36,10 @@ def usd(value: float | None) -> str:
         return f"${value:,.0f}"
     if abs(value) >= 1:
         return f"${value:,.2f}"
-    digits = max(2, 2 - math.floor(math.log10(abs(value))) + 1)  # three significant digits below $1
-    return f"${value:.{min(digits, 8)}f}".rstrip("0").rstrip(".")
+    digits = max(2, 2 - math.floor(math.log10(abs(value))))  # three significant digits below $1
+    shown = f"{value:.{min(digits, 8)}f}"
+    whole, _, cents = shown.partition(".")
+    return f"${whole}.{cents.rstrip('0').ljust(2, '0')}"  # at least cents: $0.50, not $0.5
 
 
 def compact(value: float | None) -> str:
