@@ -138,13 +138,19 @@ def migrate(data_dir: DataDirOpt = None,
                 help="Cluster of that server: DDL runs ON CLUSTER with Replicated* engines and Distributed tables "
                 "[env THREADLINE_CLUSTER]")] = None) -> None:
     """Apply pending schema migrations (the server also applies them on start)."""
+    from threadline.store.errors import StoreError
     from threadline.store.migrations import migrate as apply
 
     settings = _settings(data_dir=data_dir)
     flags = {name: value for name, value in (("clickhouse_url", clickhouse), ("cluster", cluster)) if value is not None}
     settings = settings.model_copy(update=flags)  # the store validates the cluster name (_open_or_exit reports it)
     _configure_logging(settings.log_level)
-    applied = apply(_open_or_exit(settings))
+    store = _open_or_exit(settings)
+    try:
+        applied = apply(store)
+    except StoreError as exc:  # e.g. a database created for the other layout (single server / cluster)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version}: {m.name}" for m in applied))
 
 

@@ -3,8 +3,10 @@ with its engine, every version recorded once, and a second run applies nothing."
 
 from __future__ import annotations
 
+import pytest
+
 from threadline.store.gateway import Store
-from threadline.store.migrations import applied_versions, migrate
+from threadline.store.migrations import LayoutMismatch, applied_versions, check_layout, migrate
 from threadline.store.schema import MIGRATIONS, SHARDED_TABLES, TABLES
 
 
@@ -29,3 +31,12 @@ def test_every_version_is_recorded_once_and_a_rerun_applies_nothing(store: Store
     rows = store.select("SELECT version, count() AS n FROM {db}.schema_migrations GROUP BY version ORDER BY version",
                         tag="test.versions")
     assert [(r["version"], r["n"]) for r in rows] == [(m.version, 1) for m in MIGRATIONS]
+
+
+def test_a_database_of_the_other_layout_is_refused(store: Store) -> None:
+    """Migrating a single-server database with a cluster (or the reverse) would record nothing new or change one
+    node only: it is refused with what to do instead."""
+    other = Store(store.transport, store.database, cluster=None if store.cluster else "prod")
+    with pytest.raises(LayoutMismatch, match="cluster" if other.cluster else "pass its name"):
+        check_layout(other)
+    check_layout(store)

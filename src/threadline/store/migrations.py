@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import logging
 
+from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.store.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
 
 log = logging.getLogger("threadline.store")
 
 
+class LayoutMismatch(StoreError):
+    """The database was created for the other layout: on one server but now opened with a cluster, or the reverse.
+    Migrating it would do nothing (its versions are recorded) or change one node only."""
+
+
+def check_layout(store: Store) -> None:
+    """Raise LayoutMismatch unless ``schema_migrations`` has the engine of the store's layout (``Replicated*`` on a
+    cluster, a local engine otherwise)."""
+    rows = store.select("SELECT engine FROM system.tables WHERE database = {database:String} "
+                        "AND name = 'schema_migrations'", {"database": store.database}, tag="migrate.layout")
+    replicated = bool(rows) and str(rows[0]["engine"]).startswith("Replicated")
+    if rows and store.cluster and not replicated:
+        raise LayoutMismatch(f"database {store.database!r} was created on a single server, not on cluster "
+                             f"{store.cluster!r}: use a new database for the cluster (THREADLINE_DATABASE) and copy "
+                             "the data over, or drop the cluster setting (docs/clickhouse-cluster.md)")
+    if replicated and not store.cluster:
+        raise LayoutMismatch(f"database {store.database!r} was created on a ClickHouse cluster: pass its name "
+                             "(--cluster NAME or THREADLINE_CLUSTER), so schema changes reach every node")
+
+
 def applied_versions(store: Store) -> set[int]:
-    """Versions recorded in ``schema_migrations`` (creating the database and that table if needed)."""
+    """Versions recorded in ``schema_migrations`` (creating the database and that table if needed). Raises
+    LayoutMismatch for a database of the other layout (:func:`check_layout`)."""
     store.command("CREATE DATABASE IF NOT EXISTS {db}", tag="migrate.create_database")
+    check_layout(store)
     for statement in MIGRATIONS_TABLE.render(store.cluster):
         store.command(statement, tag="migrate.create_migrations_table")
     rows = store.select("SELECT version FROM {db}.schema_migrations FINAL", tag="migrate.applied")
