@@ -14,6 +14,7 @@ from conftest import LiveServer
 from playwright.sync_api import Page, expect
 
 from dashboard.conftest import screenshot, text_contrast, wait_ready
+from threadline.dashboard import list_query
 
 pytestmark = pytest.mark.usefixtures("browser")
 EN_DASH = "\u2013"
@@ -279,3 +280,18 @@ def test_list_page_and_api_agree_without_a_browser(demo_server: LiveServer) -> N
         api = http.get("/v1/sessions", params=query).json()
     shown = re.findall(r'data-session-id="([^"]+)"', page_html)
     assert shown == [row["session_id"] for row in api["data"]]
+
+
+@pytest.mark.parametrize(("submitted", "canonical"), [
+    ([("search", ""), ("range", "all"), ("user_id", " u1 "), ("tags", ""), ("metadata", "plan = pro")],
+     [("user_id", "u1"), ("metadata.plan", "pro")]),
+    ([("range", "24h"), ("start_time", "2026-01-01"), ("end_time", "")], [("range", "24h")]),
+    ([("range", "custom"), ("start_time", "2026-01-01")], [("start_time", "2026-01-01")]),
+    ([("sort", "-last_seen"), ("has_errors", "true")], [("has_errors", "true")]),
+    ([("user_id", "a"), ("user_id", "b"), ("sort", "-total_cost_usd")],
+     [("user_id", "a"), ("user_id", "b"), ("sort", "-total_cost_usd")]),
+])
+def test_submitted_form_becomes_the_api_query(submitted: list[tuple[str, str]],
+                                              canonical: list[tuple[str, str]]) -> None:
+    assert list_query.canonical(submitted) == canonical
+    assert list_query.canonical(canonical) == canonical  # canonical queries are left alone (no redirect loop)
