@@ -19,11 +19,12 @@ import httpx
 import pytest
 import redis
 from conftest import CLICKHOUSE_URL, ServeProcess, free_port, start_server, stop_server
-from queue_helpers import REDIS_URL, Workload, delete_prefix, enqueue, queue_settings
+from queue_helpers import REDIS_URL, Queue, Workload, delete_prefix, enqueue, queue_settings
 from typer.testing import CliRunner
 
 from threadline.cli import app as cli
 from threadline.queue.connection import QueueKeys
+from threadline.queue.dlq import dead_letter
 from threadline.queue.worker import StreamWorker, WorkerConfig
 from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter
@@ -225,8 +226,7 @@ def test_worker_process_on_a_data_dir_stops_gracefully_on_sigterm(tmp_path: Path
     keys = QueueKeys(prefix, 4)
     work = Workload("default", traces=40, tag=uuid.uuid4().hex[:8])
     for first in range(0, 40, 8):
-        enqueue_settings = type("Q", (), {"keys": keys, "client": client})
-        enqueue(enqueue_settings, work.table(first, 8))  # type: ignore[arg-type]
+        enqueue(Queue(settings, keys, client), work.table(first, 8))
     data = tmp_path / "data"
     worker = _worker_process(tmp_path / "worker.log", queue_env(prefix), "--data-dir", str(data))
     try:
@@ -248,11 +248,7 @@ def test_worker_process_on_a_data_dir_stops_gracefully_on_sigterm(tmp_path: Path
         server.stop()
 
     client.xadd(keys.stream(0), {b"v": b"1", b"n": b"1", b"spans": b"junk"})
-    from threadline.queue.dlq import dead_letter
-
     entry = client.xrange(keys.stream(0))[0]
-    client.xgroup_create(keys.stream(0), keys.group, id="0", mkstream=True) if not client.exists(keys.stream(0)) \
-        else None
     dead_letter(client, keys, keys.stream(0), entry[0].decode(), entry[1], error="boom", attempts=5, consumer="c")
     runner = CliRunner()
     env = {"THREADLINE_QUEUE_URL": settings.queue_url or "", "THREADLINE_QUEUE_PREFIX": prefix,
@@ -289,8 +285,6 @@ def test_two_worker_processes_on_a_clickhouse_server(tmp_path: Path, prefix: str
         check_acknowledged(seen, requests, set(range(200)), set(range(200)))
         check_consistent(seen)
         assert sum(s["span_count"] for s in seen.sessions.values()) == 200 * 5 - LATE
-        for i in range(2):
-            assert "committed" in (tmp_path / f"worker{i}.log").read_text() or True
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
