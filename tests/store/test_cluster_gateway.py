@@ -74,9 +74,9 @@ def test_cluster_store_sends_cluster_settings_and_on_cluster_statements(chdb_dir
                   "ORDER BY project_id", tag="test.create")
     store = Store(plain.transport, "cluster_check", cluster="prod")
     assert store.cluster == "prod"
-    assert store.select("SELECT getSetting('distributed_product_mode') AS mode, "
-                        "getSetting('distributed_foreground_insert') AS fg", tag="test.settings") == \
-        [{"mode": CLUSTER_SETTINGS["distributed_product_mode"], "fg": True}]
+    in_effect = store.select("SELECT name, value FROM system.settings WHERE name IN {names:Array(String)}",
+                             {"names": list(CLUSTER_SETTINGS)}, tag="test.settings")
+    assert {r["name"]: r["value"] for r in in_effect} == {k: str(v) for k, v in CLUSTER_SETTINGS.items()}
     with pytest.raises(QueryError) as raised:
         store.command("DELETE FROM {db}.spans WHERE project_id = {p:String}", {"p": "x"}, tag="test.delete")
     assert raised.value.code in ON_CLUSTER_REFUSED

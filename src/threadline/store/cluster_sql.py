@@ -30,12 +30,15 @@ from threadline.store.table_engines import LOCAL_SUFFIX, on_cluster
 #   different keys (spans by trace, trace_rollups by session).
 # * distributed_foreground_insert = 1: an INSERT into a Distributed table returns once every shard has the rows, not
 #   when they are queued on the node, so the writer reads back what it just wrote and an error reaches the caller.
-# * load_balancing = 'in_order': reads and writes go to the first healthy replica of each shard, so the writer's
-#   read-back sees the replica its insert went to (a failover may read a lagging replica; docs/clickhouse-cluster.md).
+# * load_balancing = 'in_order' and prefer_localhost_replica = 0: every node sends reads and inserts to the first
+#   healthy replica of each shard in remote_servers order (not to its own replica), so the writer's read-back sees the
+#   replica its insert went to whichever node, or load balancer, each statement went through. Replicas then give
+#   availability rather than read throughput; a failover may read a lagging replica (docs/clickhouse-cluster.md).
 CLUSTER_SETTINGS: dict[str, str | int] = {
     "distributed_product_mode": "global",
     "distributed_foreground_insert": 1,
     "load_balancing": "in_order",
+    "prefer_localhost_replica": 0,
 }
 
 _DATABASE = re.compile(r"^\s*(CREATE|DROP)\s+DATABASE\b", re.I)
