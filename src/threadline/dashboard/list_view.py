@@ -22,6 +22,7 @@ from threadline.queries.sorting import DEFAULT_SORT
 
 PAGING = ("limit", "offset", "cursor")
 EN_DASH = "\u2013"
+SUMMARY_PATH = "/fragments/sessions-summary"
 # Form fields the filter form renders itself; any other parameter of the URL rides along as a hidden input.
 FORM_FIELDS = frozenset({"search", "range", "start_time", "end_time", "user_id", "tags", "model", "end_state",
                          "has_errors", "bookmarked", "sort"})
@@ -122,6 +123,11 @@ def page_links(path: str, items: list[tuple[str, str]], query: ListQuery, pagina
             paging = []
         previous = _url(path, [*kept, *limit, *paging])
     return previous, following
+
+
+def summary_url(items: list[tuple[str, str]]) -> str:
+    """The URL of the summary fragment of a list query (its filters; paging left out)."""
+    return _url(SUMMARY_PATH, [(name, value) for name, value in items if name not in PAGING])
 
 
 def caption(pagination: Pagination, rows: int) -> str:

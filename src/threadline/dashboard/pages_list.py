@@ -1,10 +1,12 @@
 """The sessions list page (``/`` and ``/projects/{project}/sessions``) and the login page (``/login``).
 
-The list reads through the API's own handlers (``GET /v1/sessions``, ``/v1/sessions/search`` when ``search`` is set,
-and ``/v1/sessions/metrics`` for the summary and charts), called in-process with the query parsed by the API's
-parameter models (:mod:`threadline.dashboard.list_query`): one definition of every filter, sort, cursor and stat,
-and the same two-statement list query that stays fast at a million sessions. A bad query shows the API's sentence
-in the page, with the form still filled in, and the API's 4xx status.
+The list reads through the API's own handlers, called in-process with the query parsed by the API's parameter
+models (:mod:`threadline.dashboard.list_query`): ``GET /v1/sessions`` (``/v1/sessions/search`` when ``search`` is
+set) for the rows, and ``GET /v1/sessions/metrics`` for the summary strip and charts, served as a fragment
+(``/fragments/sessions-summary``) that ``sessions.js`` fetches once the list is shown, so the list is usable before
+the aggregates over the whole window are done. One definition of every filter, sort, cursor and stat, and the same
+two-statement list query that stays fast at a million sessions. A bad query shows the API's sentence in the page,
+with the form still filled in, and the API's 4xx status.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from threadline.api.list_schemas import ProjectMetrics, SearchPage
+from threadline.api.list_schemas import SearchPage
 from threadline.api.problems import Problem
 from threadline.api.routers import project_metrics, session_search
 from threadline.api.routers import sessions as sessions_api
@@ -27,6 +29,7 @@ from threadline.dashboard.pages import PagePrincipal, page_router, render, safe_
 
 router = page_router()
 TEMPLATE = "sessions.html"
+SUMMARY_PATH = list_view.SUMMARY_PATH
 
 
 @router.get("/login")
@@ -49,13 +52,6 @@ async def _rows(request: Request, state: AppState, project: str,
                                             offset=page.offset, cursor=page.cursor, sort=page.sort, search=None)
 
 
-async def _metrics(state: AppState, project: str, query: list_query.ListQuery) -> ProjectMetrics | Problem:
-    try:
-        return await project_metrics.project_session_metrics(state, project, query.filters)
-    except Problem as exc:  # e.g. a window over the metrics' day limit: the list still shows
-        return exc
-
-
 async def _sessions_page(request: Request, state: AppState, project: str) -> Response:
     items = list(request.query_params.multi_items())
     wanted = list_query.canonical(items)
@@ -69,7 +65,7 @@ async def _sessions_page(request: Request, state: AppState, project: str) -> Res
     }
     try:
         query = await list_query.parse(request, project)
-        found, metrics = await asyncio.gather(_rows(request, state, project, query), _metrics(state, project, query))
+        found = await _rows(request, state, project, query)
     except Problem as exc:
         return render(request, TEMPLATE, context | {"problem": exc}, status=exc.status, headers=exc.headers)
     previous, following = list_view.page_links(path, items, query, found.pagination, found.links)
@@ -77,10 +73,27 @@ async def _sessions_page(request: Request, state: AppState, project: str) -> Res
         "rows": found.data, "searching": query.page.search is not None, "pagination": found.pagination,
         "prev_url": previous, "next_url": following, "caption": list_view.caption(found.pagination, len(found.data)),
         "sorts": list_view.sort_links(path, items, str(query.sort)),
-        "summary": list_view.summary(metrics) if isinstance(metrics, ProjectMetrics) else None,
-        "metrics_problem": metrics.detail if isinstance(metrics, Problem) else None,
+        "summary_url": list_view.summary_url(items),
     }
     return render(request, TEMPLATE, context)
+
+
+@router.get(SUMMARY_PATH)
+async def sessions_summary(request: Request, found: PagePrincipal,
+                           state: Annotated[AppState, Depends(app_state)]) -> HTMLResponse:
+    """The summary strip and charts of the list's window (an HTML fragment ``sessions.js`` places in the page, so
+    the list is usable before these aggregates over the whole window are computed). Takes the list's query (paging
+    and search are ignored: the metrics cover every session of the window that matches the filters). A problem
+    (e.g. a window longer than the metrics allow) is shown in the fragment, status 200."""
+    context: dict[str, Any] = {"summary": None, "problem": None, "searching": "search" in request.query_params,
+                               "whole_history": not ({"range", "start_time"} & set(request.query_params))}
+    try:
+        query = await list_query.parse(request, found.project_id)
+        metrics = await project_metrics.project_session_metrics(state, found.project_id, query.filters)
+        context["summary"] = list_view.summary(metrics)
+    except Problem as exc:
+        context["problem"] = exc
+    return render(request, "_sessions_summary.html", context)
 
 
 @router.get("/")
