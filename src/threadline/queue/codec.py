@@ -1,4 +1,8 @@
-"""Stream entry payloads: a span batch as Arrow IPC stream bytes (ZSTD-compressed buffers).
+"""Stream entry payloads: a span batch as Arrow IPC stream bytes (LZ4-compressed buffers).
+
+LZ4 over ZSTD: measured on OTLP-derived batches, ZSTD is 25% smaller in Redis (0.23 vs 0.31 KB per span) but
+twice as slow to encode and decode (together 36 vs 21 µs per span), CPU the API and the workers need; uncompressed
+is 4 times larger in Redis, whose memory bounds the backlog.
 
 An entry is ``{"v": FORMAT, "n": span count, "spans": payload}``; the format number lets a worker refuse (and
 dead-letter) what a newer producer wrote instead of misreading it.
@@ -11,7 +15,7 @@ import pyarrow as pa
 from threadline.ingest.spans import SPAN_SCHEMA
 
 FORMAT = b"1"
-_WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+_WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 class PayloadError(ValueError):

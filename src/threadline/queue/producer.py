@@ -106,7 +106,7 @@ class QueueProducer:
             self._pending_spans -= count
 
     def _entries(self, rows: SpanBatch) -> list[tuple[str, dict[bytes, bytes]]]:
-        # CPU work (Arrow build, split, ZSTD): off the event loop.
+        # CPU work (Arrow build, split, LZ4): off the event loop.
         table: pa.Table = as_table(rows)
         return [(self.keys.stream(shard), entry_fields(part)) for shard, part in split(table, self.keys.shards).items()]
 
