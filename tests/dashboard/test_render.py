@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 
-from threadline.dashboard.render import json_block, markdown, parse_json, render
+from threadline.dashboard.render import _MD, json_block, markdown, parse_json, render
 
 
 def test_markdown_renders_headings_lists_emphasis_and_tables() -> None:
@@ -81,3 +82,13 @@ def test_empty_text_renders_nothing_and_long_text_is_cut_with_a_note() -> None:
     assert render(None) == "" and render("") == ""
     html = render("a" * 50, limit=10)
     assert "a" * 11 not in html and "cut at 10 characters" in html
+
+
+def test_plain_text_takes_the_fast_path_with_the_same_html_as_markdown_it() -> None:
+    rng = random.Random(5)
+    alphabet = "abcdefXYZ019 .,;:!?'\"()-/=+é😀\u00a0\t\n\n\n"
+    texts = ["hello", "  hello  \nworld  ", "a\n\n\nb", "a\n   \nb", "1999 was\n2. not a list", "x - y + z",
+             "follow-up", "  - item", "3) three", "Title\n===", "a\n    code", "\n\n", "AT&T", "50% off!",
+             *("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 60))) for _ in range(3000))]
+    for text in texts:
+        assert markdown(text) == _MD.render(text), repr(text)
