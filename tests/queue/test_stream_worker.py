@@ -21,7 +21,7 @@ from threadline.writer.commit import BatchCommitter
 
 def worker(queue: Queue, store: Store, committer: BatchCommitter | None = None, **config: int) -> StreamWorker:
     base = WorkerConfig.from_settings(queue.settings)
-    policy = WorkerConfig(**{**base.__dict__, **config})
+    policy = WorkerConfig(**{**base.__dict__, "retry_base_s": 0.05, **config})
     return StreamWorker(committer or BatchCommitter(store), redis.Redis.from_url(queue.settings.queue_url or ""),
                         queue.keys, policy)
 

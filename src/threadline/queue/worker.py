@@ -56,6 +56,7 @@ class WorkerConfig:
     claim_idle_ms: int = 30_000
     max_attempts: int = 5
     lock_timeout_s: float = 30.0
+    retry_base_s: float = 1.0  # first retry of a failed entry after this, doubling (1, 2, 4, 8 s: 15 s to the DLQ)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -398,12 +399,13 @@ class StreamWorker:
 
     def _settle_failure(self, entry: Entry, error: Exception) -> bool:
         """After a failed commit of ``entry`` alone: dead-letter it once it has had ``max_attempts`` deliveries
-        (True), else leave it pending and re-read it after a backoff (0.2 s doubling, at most 30 s)."""
+        (True), else leave it pending and re-read it after a backoff (``retry_base_s`` doubling, at most 60 s), long
+        enough for a transient refusal (ClickHouse's "too many parts") to pass."""
         delivered = self._deliveries(entry)
         if delivered >= self.config.max_attempts:
             self._dead_letter(entry, f"{type(error).__name__}: {error}", delivered)
             return True
-        delay = min(0.2 * 2 ** max(delivered - 1, 0), 30.0)
+        delay = min(self.config.retry_base_s * 2 ** max(delivered - 1, 0), 60.0)
         due = time.monotonic() + delay
         self._retry_at = due if self._retry_at is None else min(self._retry_at, due)
         return False
