@@ -304,3 +304,21 @@ def test_submitted_form_becomes_the_api_query(submitted: list[tuple[str, str]],
                                               canonical: list[tuple[str, str]]) -> None:
     assert list_query.canonical(submitted) == canonical
     assert list_query.canonical(canonical) == canonical  # canonical queries are left alone (no redirect loop)
+
+
+def test_keyboard_rows_and_shortcuts_help(page: Page, demo_server: LiveServer) -> None:
+    open_list(page, demo_server)
+    ids = page_ids(page)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.textContent") == ids[1]
+    expect(page.locator("#sessions tbody tr.current")).to_have_attribute("data-session-id", ids[1])
+    page.keyboard.press("k")
+    assert page.evaluate("document.activeElement.textContent") == ids[0]
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    screenshot(page, "shortcuts-help")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    page.keyboard.press("Enter")  # opens the focused row's session
+    page.wait_for_url(f"{demo_server.url}/sessions/{ids[0]}")
