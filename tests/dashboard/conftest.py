@@ -94,6 +94,16 @@ def text_contrast(page: Page) -> dict[str, Any]:
     return found
 
 
+def unlabelled_controls(page: Page) -> list[str]:
+    """The outer HTML of every form control of the page without an accessible name: no ``<label>``, no
+    ``aria-label``/``aria-labelledby``, and (for a button) no text."""
+    found: list[str] = page.evaluate("""() => Array.from(document.querySelectorAll(
+        'input:not([type=hidden]), select, textarea, button')).filter(el =>
+        !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')
+        && !(el.tagName === 'BUTTON' && el.textContent.trim())).map(el => el.outerHTML)""")
+    return found
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page PNG of ``page`` as ``artifacts/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import pytest
 from conftest import LiveServer
 from playwright.sync_api import Locator, Page, expect
 
-from dashboard.conftest import SCREENSHOTS, screenshot, wait_ready
+from dashboard.conftest import SCREENSHOTS, screenshot, text_contrast, unlabelled_controls, wait_ready
 from threadline.dashboard.templating import usd
 
 pytestmark = pytest.mark.usefixtures("demo_server")
@@ -83,11 +83,32 @@ def test_conversation_stats_timeline_and_charts(demo_server: LiveServer, page: P
     expect(charts).to_have_count(3)
     for index in range(3):
         expect(charts.nth(index).locator("rect.bar")).to_have_count(longest["trace_count"])
+    export = page.get_by_role("link", name="Export JSON").get_attribute("href")
+    document = page.request.get(f"{demo_server.url}{export}")
+    assert document.ok and "attachment" in document.headers["content-disposition"]
+    assert document.json()["summary"]["session_id"] == sid and len(document.json()["turns"]) == len(traces)
     screenshot(page, "session-detail")
     page.screenshot(path=str(SCREENSHOTS / "session-detail-top.png"))
     shot(page.locator("#conversation"), "session-conversation")
     shot(page.locator("#timeline"), "session-timeline")
     shot(page.locator("#charts"), "session-charts")
+
+
+def test_the_log_lists_the_sessions_exceptions(demo_server: LiveServer, page: Page) -> None:
+    failing = max(demo_sessions(demo_server), key=lambda s: s["error_count"])
+    sid = failing["session_id"]
+    with demo_server.client() as http:
+        logs = http.get(f"/v1/sessions/{segment(sid)}/logs").json()
+    page.goto(f"{demo_server.url}/sessions/{segment(sid)}#logs")
+    wait_ready(page)
+    rows = page.locator("#logs tbody tr")
+    expect(rows).to_have_count(min(logs["pagination"]["total"], 100))
+    first = logs["data"][0]
+    expect(rows.first).to_contain_text(first["body"])
+    expect(rows.first.locator(".badge")).to_have_text(first["severity"])
+    expect(rows.first.locator(f"a[href='/traces/{first['trace_id']}']")).to_have_count(1)
+    expect(page.locator("article.turn.has-error .badge-failure").first).to_be_visible()
+    shot(page.locator("#logs"), "session-log")
 
 
 def test_keyboard_moves_focus_between_turns_and_deep_links(demo_server: LiveServer, page: Page) -> None:
@@ -253,3 +274,26 @@ def test_an_unknown_session_is_a_helpful_404(demo_server: LiveServer, page: Page
     expect(page.locator("main")).to_contain_text("There is no session 'no-such-session'")
     page.get_by_role("link", name="Back to the sessions list").click()
     page.wait_for_url(f"{demo_server.url}/")
+
+
+def test_labels_contrast_and_focus_order(demo_server: LiveServer, page: Page) -> None:
+    sid = demo_sessions(demo_server)[0]["session_id"]
+    page.goto(f"{demo_server.url}/sessions/{segment(sid)}")
+    wait_ready(page)
+    assert unlabelled_controls(page) == []
+    found = text_contrast(page)
+    assert found["checked"] > 100 and found["low"] == [], found["low"][:5]
+    # Tab order follows the page: skip link, site header, breadcrumb, the session's header (star, export, delete,
+    # models), section links, turns
+    landmarks = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        landmarks.append(page.evaluate("""() => { const el = document.activeElement;
+            return el.closest('.skip-link') ? 'skip' : el.closest('.site-header') ? 'site'
+                 : el.closest('.breadcrumb') ? 'breadcrumb' : el.closest('.session-header') ? 'session'
+                 : el.closest('.section-nav') ? 'sections' : el.closest('#conversation') ? 'conversation'
+                 : 'other'; }"""))
+        if landmarks[-1] == "conversation":
+            break
+    order = [name for index, name in enumerate(landmarks) if index == 0 or landmarks[index - 1] != name]
+    assert order == ["skip", "site", "breadcrumb", "session", "sections", "conversation"], order

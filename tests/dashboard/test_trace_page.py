@@ -9,7 +9,7 @@ from urllib.parse import quote
 from conftest import LiveServer
 from playwright.sync_api import Page, expect
 
-from dashboard.conftest import screenshot, wait_ready
+from dashboard.conftest import screenshot, text_contrast, unlabelled_controls, wait_ready
 
 
 def erroring_trace(server: LiveServer) -> dict[str, Any]:
@@ -55,6 +55,9 @@ def test_span_tree_with_attributes_events_and_a_way_back(demo_server: LiveServer
     for key, value in failed["attributes"].items():
         if value not in (failed["input"], failed["output"]) and "\n" not in value and value[:1] not in "{[":
             expect(attributes.locator("tr", has=page.locator(f"th:text-is('{key}')")).locator("td")).to_have_text(value)
+    assert unlabelled_controls(page) == []
+    contrast = text_contrast(page)
+    assert contrast["low"] == [], contrast["low"][:5]
     screenshot(page, "trace-detail")
     # deep link to a span opens it; the breadcrumb leads back to the session
     llm = next(s for s in trace["spans"] if s["parent_span_id"] and s["output"])
