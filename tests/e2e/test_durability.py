@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,10 +283,11 @@ def test_kill_after_last_ack_loses_nothing_and_replays_change_nothing(server: Se
     assert observe(server.url, trace_ids).snapshot() == before
 
 
-def post_until_killed(server: ServeProcess, requests: list[Req], kill_after: int, threads: int = 3
-                      ) -> tuple[set[int], set[int]]:
+def post_until_killed(server: ServeProcess, requests: list[Req], kill_after: int, threads: int = 3,
+                      kill_when: Callable[[], bool] | None = None) -> tuple[set[int], set[int]]:
     """Keep posting ``requests`` from ``threads`` workers; SIGKILL the server once ``kill_after`` more requests were
-    acknowledged (after a random few ms), while others are in flight. Returns (acknowledged, attempted)."""
+    acknowledged (after a random few ms, or as soon as ``kill_when()`` holds), while others are in flight. Returns
+    (acknowledged, attempted)."""
     acked: set[int] = set()
     attempted: set[int] = set()
     lock = threading.Lock()
@@ -317,7 +318,13 @@ def post_until_killed(server: ServeProcess, requests: list[Req], kill_after: int
     for worker in workers:
         worker.start()
     assert enough.wait(60), "the server acknowledged too few requests"
-    time.sleep(random.uniform(0.005, 0.1))  # a commit takes some tens of ms
+    if kill_when is None:
+        time.sleep(random.uniform(0.005, 0.1))  # a commit takes some tens of ms
+    else:
+        deadline = time.monotonic() + 60
+        while not kill_when():
+            assert time.monotonic() < deadline, "kill_when() never held"
+            time.sleep(0.001)
     server.kill()
     for worker in workers:
         worker.join()

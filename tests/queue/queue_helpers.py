@@ -46,19 +46,33 @@ def delete_prefix(client: redis.Redis, prefix: str) -> None:
         client.delete(*keys)
 
 
-@pytest.fixture(name="queue")
-def queue_fixture() -> Iterator[Queue]:
-    """A unique queue prefix (4 shards, fast retries); its keys are deleted afterwards."""
+def redis_or_skip() -> redis.Redis:
+    """A client of the test Redis; skips the test when none answers."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
     except redis.ConnectionError:
         pytest.skip(f"no Redis at {REDIS_URL} (.ci/run starts one)")
-    prefix = f"tq-{uuid.uuid4().hex[:10]}"
+    return client
+
+
+@pytest.fixture(name="prefix")
+def prefix_fixture() -> Iterator[str]:
+    """A unique queue prefix on the test Redis; its keys are deleted afterwards."""
+    client = redis_or_skip()
+    name = f"tq-{uuid.uuid4().hex[:10]}"
+    yield name
+    delete_prefix(client, name)
+    client.close()
+
+
+@pytest.fixture(name="queue")
+def queue_fixture(prefix: str) -> Iterator[Queue]:
+    """A queue of its own (4 shards, fast reclaiming and retries) on the test Redis."""
+    client = redis.Redis.from_url(REDIS_URL)
     settings = queue_settings(prefix, queue_shards=4, worker_batch_wait_ms=5, worker_claim_idle_ms=300,
                               worker_max_attempts=3)
     yield Queue(settings, QueueKeys(prefix, 4), client)
-    delete_prefix(client, prefix)
     client.close()
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-import redis
 from conftest import LiveServer, start_server, stop_server
-from queue_helpers import REDIS_URL, delete_prefix
+from queue_helpers import (
+    REDIS_URL,
+    prefix_fixture,  # noqa: F401  (fixtures)
+)
 
 from threadline.queue.connection import sync_client
 from threadline.queue.pool import queue_keys
@@ -35,19 +34,6 @@ from test_durability import (
     observe,
     post_all,
 )
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL} (.ci/run starts one)")
-    name = f"tq-{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_prefix(client, name)
-    client.close()
 
 
 def queued_server(store: Store, prefix: str, **overrides: object) -> LiveServer:

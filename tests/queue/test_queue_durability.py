@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,14 @@ import httpx
 import pytest
 import redis
 from conftest import CLICKHOUSE_URL, ServeProcess, free_port, start_server, stop_server
-from queue_helpers import REDIS_URL, Queue, Workload, delete_prefix, enqueue, queue_settings
+from queue_helpers import (
+    REDIS_URL,
+    Queue,
+    Workload,
+    enqueue,
+    prefix_fixture,  # noqa: F401  (fixtures)
+    queue_settings,
+)
 from typer.testing import CliRunner
 
 from threadline.cli import app as cli
@@ -35,28 +41,15 @@ from test_durability import (
     LATE,
     PROTOBUF,
     SEC,
-    Req,
     build_requests,
     check_acknowledged,
     check_consistent,
     observe,
     post_all,
+    post_until_killed,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL} (.ci/run starts one)")
-    name = f"tq-{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_prefix(client, name)
-    client.close()
 
 
 def queue_env(prefix: str, redis_url: str = REDIS_URL, **more: str) -> dict[str, str]:
@@ -82,46 +75,6 @@ def wait_empty(client: redis.Redis, keys: QueueKeys, timeout_s: float = 60) -> N
         time.sleep(0.05)
 
 
-def post_until_killed_mid_batch(server: ServeProcess, requests: list[Req], client: redis.Redis, keys: QueueKeys,
-                                min_acked: int = 10) -> tuple[set[int], set[int]]:
-    """POST ``requests`` from 3 threads; SIGKILL the server (API and its consumer) once ``min_acked`` were
-    acknowledged and the consumer holds delivered, unacknowledged entries (a batch in the middle of its commit).
-    Returns (acknowledged, attempted)."""
-    acked: set[int] = set()
-    attempted: set[int] = set()
-    lock = threading.Lock()
-    queue = iter(requests)
-
-    def work() -> None:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            while True:
-                with lock:
-                    request = next(queue, None)
-                    if request is None:
-                        return
-                    attempted.add(request.index)
-                try:
-                    response = http.post("/v1/traces", content=request.body, headers=PROTOBUF)
-                except httpx.HTTPError:
-                    return
-                if response.status_code != 200:
-                    return
-                with lock:
-                    acked.add(request.index)
-
-    threads = [threading.Thread(target=work) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 60
-    while not (len(acked) >= min_acked and backlog(client, keys)[1] > 0):
-        assert time.monotonic() < deadline, "the consumer never held a batch"
-        time.sleep(0.001)
-    server.kill()
-    for thread in threads:
-        thread.join()
-    return acked, attempted
-
-
 def test_kill_9_mid_batch_then_another_worker_commits_everything_once(tmp_path: Path, prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     keys = QueueKeys(prefix, 4)
@@ -134,7 +87,9 @@ def test_kill_9_mid_batch_then_another_worker_commits_everything_once(tmp_path: 
         attempted: set[int] = set()
         position = 0
         for _round in range(2):
-            got, tried = post_until_killed_mid_batch(server, requests[position:], client, keys)
+            # Killed in the middle of a batch: the consumer holds delivered, unacknowledged entries.
+            got, tried = post_until_killed(server, requests[position:], kill_after=10,
+                                           kill_when=lambda: backlog(client, keys)[1] > 0)
             assert backlog(client, keys)[1] > 0  # the dead consumer left entries pending
             acked |= got
             attempted |= tried

@@ -7,7 +7,12 @@ import asyncio
 
 import pyarrow as pa
 import pytest
-from queue_helpers import Queue, Workload, queue_fixture  # noqa: F401  (the `queue` fixture)
+from queue_helpers import (
+    Queue,
+    Workload,
+    prefix_fixture,  # noqa: F401  (fixture)
+    queue_fixture,  # noqa: F401  (fixture)
+)
 
 from threadline.queue.codec import FORMAT, PayloadError, decode, encode, entry_fields, entry_table
 from threadline.queue.connection import QueueKeys, redacted

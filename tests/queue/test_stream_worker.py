@@ -9,7 +9,15 @@ import time
 
 import pytest
 import redis
-from queue_helpers import Queue, Workload, enqueue, queue_fixture, stored_sessions, stored_spans  # noqa: F401
+from queue_helpers import (
+    Queue,
+    Workload,
+    enqueue,
+    prefix_fixture,  # noqa: F401  (fixture)
+    queue_fixture,  # noqa: F401  (fixture)
+    stored_sessions,
+    stored_spans,
+)
 
 from threadline.ingest.spans import concat
 from threadline.queue import dlq

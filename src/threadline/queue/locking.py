@@ -6,12 +6,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis
 from redis.lock import Lock
 
 log = logging.getLogger("threadline.queue")
+
+
+@contextlib.contextmanager
+def repeating(interval_s: float, action: Callable[[], None], name: str) -> Iterator[None]:
+    """Run ``action`` every ``interval_s`` seconds in a background thread (``name``) for the ``with`` body; it
+    stops, and is joined, when the body ends. ``action`` must not raise (log instead)."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(interval_s):
+            action()
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 @contextlib.contextmanager
@@ -21,21 +40,16 @@ def held(client: redis.Redis, name: str, *, timeout_s: float = 30.0) -> Iterator
     dies, the lock expires ``timeout_s`` later. Raises redis.RedisError."""
     lock: Lock = client.lock(name, timeout=timeout_s, sleep=0.005, thread_local=False)
     lock.acquire(blocking=True)
-    done = threading.Event()
 
     def keep() -> None:
-        while not done.wait(timeout_s / 3):
-            try:
-                lock.reacquire()
-            except redis.RedisError as exc:  # the holder finds out when it releases
-                log.warning("could not extend the lock %s: %s", name, exc)
+        try:
+            lock.reacquire()
+        except redis.RedisError as exc:  # the holder finds out when it releases
+            log.warning("could not extend the lock %s: %s", name, exc)
 
-    keeper = threading.Thread(target=keep, name="threadline-lock-keeper", daemon=True)
-    keeper.start()
     try:
-        yield
+        with repeating(timeout_s / 3, keep, "threadline-lock-keeper"):
+            yield
     finally:
-        done.set()
-        keeper.join()
         with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile: nothing left to release
             lock.release()

@@ -36,7 +36,7 @@ from threadline.ingest.spans import concat
 from threadline.metrics import Metrics
 from threadline.queue.codec import entry_table
 from threadline.queue.connection import QueueKeys
-from threadline.queue.locking import held
+from threadline.queue.locking import held, repeating
 from threadline.settings import Settings
 from threadline.store.errors import StoreUnavailable
 from threadline.writer.commit import BatchCommitter
@@ -305,26 +305,19 @@ class StreamWorker:
         """Keep ``entries`` ours while committing: every ``claim_idle_ms / 3`` re-claim them (XCLAIM JUSTID resets
         their idle time without counting a delivery), so a slow commit is not mistaken for a dead consumer and
         reclaimed (committed twice) by another worker."""
-        done = threading.Event()
         by_stream: dict[str, list[Any]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.id)
 
         def beat() -> None:
-            while not done.wait(self.config.claim_idle_ms / 3000):
-                try:
-                    for stream, ids in by_stream.items():
-                        self.client.xclaim(stream, self.keys.group, self.name, 0, ids, justid=True)
-                except redis.RedisError as exc:
-                    log.warning("queue worker %s could not keep its entries claimed: %s", self.name, exc)
+            try:
+                for stream, ids in by_stream.items():
+                    self.client.xclaim(stream, self.keys.group, self.name, 0, ids, justid=True)
+            except redis.RedisError as exc:
+                log.warning("queue worker %s could not keep its entries claimed: %s", self.name, exc)
 
-        heart = threading.Thread(target=beat, name="threadline-worker-claims", daemon=True)
-        heart.start()
-        try:
+        with repeating(self.config.claim_idle_ms / 3000, beat, "threadline-worker-claims"):
             yield
-        finally:
-            done.set()
-            heart.join()
 
     def _commit_claimed(self, entries: list[Entry]) -> BatchOutcome:
         outcome = BatchOutcome()
