@@ -40,7 +40,8 @@ class TimelineBar:
 @dataclass(frozen=True)
 class Turn:
     """One turn of the conversation: its trace rollup (``present.trace``), its texts as safe HTML, the idle gap
-    before it (ms, when longer than the page's threshold) and its spans for the waterfall."""
+    before it (ms, when longer than the page's threshold), its spans for the waterfall (each on the turn's axis) and
+    its own bar on the session's axis."""
 
     trace: Trace
     input_html: Markup
@@ -48,6 +49,7 @@ class Turn:
     gap_before_ms: float | None
     timeline: TimelineTurn
     bars: list[TimelineBar]
+    in_session: waterfall.Bar
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,13 @@ class SessionPage:
         return present.session_path(self.session.session_id)
 
 
-def _turn(row: Row, spans: list[Row], origin_ns: int, gap_ms: float | None) -> Turn:
+def _turn(row: Row, spans: list[Row], origin_ns: int, gap_ms: float | None, wall_ms: float) -> Turn:
     timeline = present_reads.timeline_turn(row, spans, origin_ns, gap_ms)
     bars = [TimelineBar(s, waterfall.bar(s.start_offset_ms, s.duration_ms, timeline.start_offset_ms,
                                          timeline.duration_ms)) for s in timeline.spans]
     trace = present.trace(row)
-    return Turn(trace, render.render(trace.input), render.render(trace.output), gap_ms, timeline, bars)
+    return Turn(trace, render.render(trace.input), render.render(trace.output), gap_ms, timeline, bars,
+                waterfall.bar(timeline.start_offset_ms, timeline.duration_ms, 0.0, wall_ms))
 
 
 def read_session_page(store: Store, project_id: str, session_id: str, *, offset: int = 0,
@@ -103,7 +106,9 @@ def read_session_page(store: Store, project_id: str, session_id: str, *, offset:
     for span in spans:
         by_trace.setdefault(span["trace_id"], []).append(span)
     gap_before = {g["after_turn"] + 1: float(g["gap_ms"]) for g in gaps}
-    turns = [_turn(t, by_trace.get(t["trace_id"], []), origin, gap_before.get(t["turn"])) for t in page.rows]
+    wall_ms = float(row["wall_duration_ms"])
+    turns = [_turn(t, by_trace.get(t["trace_id"], []), origin, gap_before.get(t["turn"]), wall_ms)
+             for t in page.rows]
     return SessionPage(
         session=present.session(row, idle_timeout_s), stats=stats, turns=turns, offset=offset, per_page=per_page,
         logs=[present_reads.log_entry(r) for r in logs.rows], log_total=logs.total,
