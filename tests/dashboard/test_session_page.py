@@ -78,7 +78,8 @@ def test_conversation_stats_timeline_and_charts(demo_server: LiveServer, page: P
     expect(page.locator(".session-header .badge").first).to_have_text(longest["end_state"])
     # timeline: one bar per span, one block per turn; charts: one bar per turn in each of three charts
     expect(page.locator("#timeline .span-bar")).to_have_count(longest["span_count"])
-    expect(page.locator("#timeline .wf-turn")).to_have_count(longest["trace_count"])
+    expect(page.locator("#timeline .wf-turn[data-timeline-turn]")).to_have_count(longest["trace_count"])
+    expect(page.locator("#timeline .wf-overview .turn-bar")).to_have_count(longest["trace_count"])
     charts = page.locator("#charts svg.chart-svg")
     expect(charts).to_have_count(3)
     for index in range(3):
