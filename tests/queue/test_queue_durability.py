@@ -183,9 +183,13 @@ def test_worker_process_on_a_data_dir_stops_gracefully_on_sigterm(tmp_path: Path
     for first in range(0, 40, 8):
         enqueue(Queue(settings, keys, client), work.table(first, 8))
     data = tmp_path / "data"
-    worker = _worker_process(tmp_path / "worker.log", queue_env(prefix), "--data-dir", str(data))
+    metrics_port = free_port()
+    worker = _worker_process(tmp_path / "worker.log", queue_env(prefix), "--data-dir", str(data), "--metrics-port",
+                             str(metrics_port))
     try:
         wait_empty(client, keys)
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        assert "threadline_worker_spans_total 120.0" in metrics and "threadline_worker_batch_spans_count" in metrics
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     finally:

@@ -7,15 +7,17 @@ worker`` processes consume.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import threading
 
 from threadline.metrics import Metrics
-from threadline.queue.connection import QueueKeys, sync_client
+from threadline.queue.connection import QueueKeys, redacted, sync_client
 from threadline.queue.producer import QueueProducer
 from threadline.queue.worker import StreamWorker, WorkerConfig, consumer_name
 from threadline.settings import Settings
 from threadline.writer.commit import BatchCommitter
+
+log = logging.getLogger("threadline.queue")
 
 
 def queue_keys(settings: Settings) -> QueueKeys:
@@ -70,9 +72,9 @@ def queue_writer(settings: Settings, committer: BatchCommitter, metrics: Metrics
     assert settings.queue_url, "queue mode needs settings.queue_url"
     producer = QueueProducer(settings.queue_url, queue_keys(settings), committer, max_length=settings.queue_max_length,
                              max_pending_spans=settings.max_pending_spans, metrics=metrics)
-    return producer, WorkerPool(committer, settings, consumer_count(settings), metrics)
+    count = consumer_count(settings)
+    log.info("ingest goes through the queue at %s (prefix %s, %d shards); %s", redacted(settings.queue_url),
+             settings.queue_prefix, settings.queue_shards, f"{count} consumer(s) in this process" if count else
+             "no consumer in this process: run `threadline worker` with the same queue settings")
+    return producer, WorkerPool(committer, settings, count, metrics)
 
-
-async def stop_pool(pool: WorkerPool) -> None:
-    """Stop ``pool`` without blocking the event loop."""
-    await asyncio.to_thread(pool.stop)

@@ -370,14 +370,14 @@ class StreamWorker:
         inserted_at = time.perf_counter()
         with held(self.client, self.keys.recompute_lock, timeout_s=self.config.lock_timeout_s):
             self.committer.recompute_inserted(inserted)
-        self._ack(entries)
-        outcome.committed += len(entries)
-        outcome.spans += table.num_rows
-        if self.metrics is not None:
+        if self.metrics is not None:  # before the XACK: whoever sees the entries gone sees them counted
             self.metrics.worker_batch_spans.observe(table.num_rows)
             self.metrics.worker_insert_seconds.observe(inserted_at - started)
             self.metrics.worker_commit_seconds.observe(time.perf_counter() - started)
             self.metrics.worker_spans.inc(table.num_rows)
+        self._ack(entries)
+        outcome.committed += len(entries)
+        outcome.spans += table.num_rows
 
     def _ack(self, entries: list[Entry]) -> None:
         """XACK then XDEL ``entries`` (one MULTI/EXEC): acknowledged and out of the backlog."""
