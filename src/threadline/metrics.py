@@ -45,7 +45,7 @@ class Metrics:
             registry=self.registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.worker_commit_seconds = Histogram(
             "threadline_worker_commit_seconds", "Time a queue worker takes to commit a batch (spans insert, links "
-            "and rollups, acknowledgement).", registry=self.registry,
+            "and rollups, the wait for the rollup lock included).", registry=self.registry,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
         self.worker_spans = Counter(
             "threadline_worker_spans_total", "Spans queue workers committed.", registry=self.registry)
