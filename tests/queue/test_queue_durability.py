@@ -250,3 +250,33 @@ def test_two_worker_processes_on_a_clickhouse_server(tmp_path: Path, prefix: str
             worker.wait(30)
         server.stop()
         client.close()
+
+
+def test_serve_flags_select_the_queue(tmp_path: Path, prefix: str) -> None:
+    """``threadline serve --queue URL --workers 0``: ingest lands in Redis (nobody consumes), readyz reports it."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "threadline", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
+         "--queue", REDIS_URL, "--workers", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        env={**os.environ, "THREADLINE_QUEUE_PREFIX": prefix, "THREADLINE_LOG_LEVEL": "info"})
+    try:
+        server = ServeProcess(tmp_path / "data", port, log)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        body = build_requests(1, time.time_ns())[0].body
+        assert httpx.post(f"{server.url}/v1/traces", content=body, headers=PROTOBUF, timeout=30).status_code == 200
+        ready = httpx.get(f"{server.url}/readyz", timeout=10).json()
+        assert ready["queue_depth"] == 1 and ready["dlq_entries"] == 0
+        assert "no consumer in this process" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(30)
