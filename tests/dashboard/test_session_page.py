@@ -131,6 +131,11 @@ def test_keyboard_moves_focus_between_turns_and_deep_links(demo_server: LiveServ
     page.locator("#score-comment").focus()
     page.keyboard.press("j")
     assert page.evaluate(focused) == "score-comment"
+    # Enter on a focused turn opens its trace
+    trace_link = page.locator("#turn-1 a[href^='/traces/']").first.get_attribute("href")
+    page.locator("#turn-1").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{demo_server.url}{trace_link}")
 
 
 def test_markdown_code_and_json_render_and_a_script_stays_text(demo_server: LiveServer, page: Page) -> None:
@@ -298,3 +303,15 @@ def test_labels_contrast_and_focus_order(demo_server: LiveServer, page: Page) ->
             break
     order = [name for index, name in enumerate(landmarks) if index == 0 or landmarks[index - 1] != name]
     assert order == ["skip", "site", "breadcrumb", "session", "sections", "conversation"], order
+
+
+def test_a_session_created_ahead_of_its_traffic_says_so(demo_server: LiveServer, page: Page) -> None:
+    with demo_server.client() as http:
+        created = http.post("/v1/sessions", json={"session_id": "planned-1", "name": "Planned", "tags": ["soon"]})
+        assert created.status_code == 201, created.text
+    page.goto(f"{demo_server.url}/sessions/planned-1")
+    wait_ready(page)
+    expect(page.locator("h1")).to_have_text("Planned")
+    expect(page.locator("#conversation .empty-state")).to_contain_text("No turns yet")
+    expect(page.locator("#timeline .span-bar")).to_have_count(0)
+    expect(page.locator("#charts svg.chart-svg").first).to_contain_text("No data")

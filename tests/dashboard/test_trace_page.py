@@ -71,6 +71,17 @@ def test_span_tree_with_attributes_events_and_a_way_back(demo_server: LiveServer
     expect(page.locator(f"article.turn a[href='/traces/{trace['trace_id']}']")).to_have_count(1)
 
 
+def test_expand_all_opens_every_span(demo_server: LiveServer, page: Page) -> None:
+    trace = erroring_trace(demo_server)
+    page.goto(f"{demo_server.url}/traces/{trace['trace_id']}")
+    wait_ready(page)
+    expect(page.locator(".span-body:visible")).to_have_count(0)
+    page.get_by_role("button", name="Expand all spans").click()
+    expect(page.locator(".span-body:visible")).to_have_count(len(trace["spans"]))
+    page.get_by_role("button", name="Collapse all spans").click()
+    expect(page.locator(".span-body:visible")).to_have_count(0)
+
+
 def test_an_unknown_trace_is_a_helpful_404(demo_server: LiveServer, page: Page) -> None:
     response = page.goto(f"{demo_server.url}/traces/{'0' * 32}")
     assert response is not None and response.status == 404

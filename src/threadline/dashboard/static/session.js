@@ -16,6 +16,15 @@
   if (document.querySelector(".span-tree")) {
     window.addEventListener("hashchange", showSpan);
     showSpan();
+    const toggle = document.querySelector("[data-expand-all]");
+    if (toggle) {
+      toggle.addEventListener("click", () => {
+        const open = toggle.dataset.expandAll !== "open";
+        document.querySelectorAll(".span-tree > .span-node > details").forEach((d) => { d.open = open; });
+        toggle.dataset.expandAll = open ? "open" : "";
+        toggle.textContent = open ? "Collapse all spans" : "Expand all spans";
+      });
+    }
   }
 
   const root = document.querySelector("[data-session-api]");
@@ -156,6 +165,14 @@
   document.addEventListener("focusin", (event) => {
     const turn = event.target.closest && event.target.closest("article[data-turn]");
     if (turn && location.hash !== "#" + turn.id) history.replaceState(null, "", "#" + turn.id);
+  });
+  // Enter on a focused turn (reached with j/k) opens its trace.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+    const turn = document.activeElement && document.activeElement.matches("article[data-turn]")
+      ? document.activeElement : null;
+    const link = turn && turn.querySelector("a[href^='/traces/']");
+    if (link) { event.preventDefault(); window.location.assign(link.getAttribute("href")); }
   });
   window.addEventListener("hashchange", () => showTurn(location.hash));
   showTurn(location.hash);
