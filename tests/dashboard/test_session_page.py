@@ -271,6 +271,9 @@ def test_a_long_session_pages_its_turns(demo_server: LiveServer, page: Page) -> 
     page.locator(".pagination a[rel=prev]").first.click()
     wait_ready(page)
     expect(page.locator("article.turn")).to_have_count(200)
+    page.goto(f"{demo_server.url}/sessions/{sid}?offset=400")  # past the end: says so, links back
+    wait_ready(page)
+    expect(page.locator("#conversation .empty-state")).to_contain_text("The session has 205 turns")
 
 
 def test_an_unknown_session_is_a_helpful_404(demo_server: LiveServer, page: Page) -> None:
