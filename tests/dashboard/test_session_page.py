@@ -107,9 +107,12 @@ def test_the_log_lists_the_sessions_exceptions(demo_server: LiveServer, page: Pa
     first = logs["data"][0]
     expect(rows.first).to_contain_text(first["body"])
     expect(rows.first.locator(".badge")).to_have_text(first["severity"])
-    expect(rows.first.locator(f"a[href='/traces/{first['trace_id']}']")).to_have_count(1)
+    link = rows.first.locator(f"a[href='/traces/{first['trace_id']}#span-{first['span_id']}']")
+    expect(link).to_have_count(1)
     expect(page.locator("article.turn.has-error .badge-failure").first).to_be_visible()
     shot(page.locator("#logs"), "session-log")
+    link.click()  # the entry's span, opened in its trace
+    expect(page.locator(f"#span-{first['span_id']} .span-body")).to_be_visible()
 
 
 def test_keyboard_moves_focus_between_turns_and_deep_links(demo_server: LiveServer, page: Page) -> None:
