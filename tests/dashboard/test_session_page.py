@@ -264,16 +264,19 @@ def test_a_long_session_pages_its_turns(demo_server: LiveServer, page: Page) -> 
         html = http.get(f"{demo_server.url}/sessions/{sid}")
     took = time.monotonic() - began
     assert html.status_code == 200 and took < 10, took
-    page.goto(f"{demo_server.url}/sessions/{sid}#turn-203")  # on the second page: the page loads it
-    page.wait_for_url(re.compile(r"offset=200#turn-203$"))
+    # turn 203 is on the second page: the page loads it, keeping the idle gap threshold
+    page.goto(f"{demo_server.url}/sessions/{sid}?idle_gap_s=10#turn-203")
+    page.wait_for_url(re.compile(r"\?idle_gap_s=10&offset=200#turn-203$"))
     wait_ready(page)
     expect(page.locator("article.turn")).to_have_count(5)
     assert page.evaluate("document.activeElement.id") == "turn-203"
     expect(page.locator("#turn-203 .bubble-user")).to_contain_text("question 203")
     expect(page.locator(".pagination").first).to_contain_text("Turns 201\N{EN DASH}205 of 205")
+    expect(page.locator(".idle-gap")).to_have_count(5)  # turns 20 s apart, 0.8 s long: every gap is over 10 s
     page.locator(".pagination a[rel=prev]").first.click()
     wait_ready(page)
     expect(page.locator("article.turn")).to_have_count(200)
+    expect(page.locator(".idle-gap")).to_have_count(199)  # the threshold came along
     page.goto(f"{demo_server.url}/sessions/{sid}?offset=400")  # past the end: says so, links back
     wait_ready(page)
     expect(page.locator("#conversation .empty-state")).to_contain_text("The session has 205 turns")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -23,10 +24,13 @@ router = page_router()
 MAX_OFFSET = 2**63 - 1
 
 
-def session_url(session_id: str, offset: int = 0) -> str:
+def session_url(session_id: str, offset: int = 0, idle_gap_s: float = IDLE_GAP_S) -> str:
     """The dashboard path of a session (its id as one percent-encoded segment), at the page starting after
-    ``offset`` turns."""
-    return f"/sessions/{path_segment(session_id)}" + (f"?offset={offset}" if offset else "")
+    ``offset`` turns, showing idle gaps over ``idle_gap_s`` seconds (parameters left out at their defaults)."""
+    query = {"offset": str(offset)} if offset else {}
+    if idle_gap_s != IDLE_GAP_S:
+        query["idle_gap_s"] = f"{idle_gap_s:g}" if idle_gap_s < 1e6 else str(idle_gap_s)
+    return f"/sessions/{path_segment(session_id)}" + (f"?{urlencode(query)}" if query else "")
 
 
 def _charts(page: SessionPage) -> dict[str, Markup]:
@@ -55,8 +59,9 @@ async def session_page(request: Request, session_id: str, found: PagePrincipal,
         raise Problem(404, f"There is no session {session_id!r} in project {found.project_id!r}: it may have been "
                            "deleted, or it belongs to another project. Find it in the sessions list.")
     total = page.stats.trace_count
-    prev_url = session_url(session_id, max(offset - TURNS_PER_PAGE, 0)) if offset > 0 else None
-    next_url = session_url(session_id, offset + TURNS_PER_PAGE) if offset + TURNS_PER_PAGE < total else None
+    prev_url = session_url(session_id, max(offset - TURNS_PER_PAGE, 0), idle_gap_s) if offset > 0 else None
+    next_url = (session_url(session_id, offset + TURNS_PER_PAGE, idle_gap_s) if offset + TURNS_PER_PAGE < total
+                else None)
     return render(request, "session.html", {
         "page": page, "s": page.session, "stats": page.stats, "charts": _charts(page), "prev_url": prev_url,
-        "next_url": next_url, "self_url": session_url(session_id), "idle_gap_s": idle_gap_s})
+        "next_url": next_url, "self_url": session_url(session_id, 0, idle_gap_s), "idle_gap_s": idle_gap_s})

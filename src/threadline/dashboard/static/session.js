@@ -157,8 +157,10 @@
       turn.focus({ preventScroll: true });
       turn.scrollIntoView({ block: "start" });
     } else if (n >= 1 && n <= Number(root.dataset.turnTotal) && (n < first || n > last)) {
-      const offset = Math.floor((n - 1) / perPage) * perPage;
-      window.location.replace(root.dataset.selfUrl + (offset ? "?offset=" + offset : "") + hash);
+      const target = new URL(root.dataset.selfUrl, location.href);
+      target.searchParams.set("offset", String(Math.floor((n - 1) / perPage) * perPage));
+      target.hash = hash;
+      window.location.replace(target.href);
     }
   }
   // Focus moved by j/k (app.js) names the turn in the address bar, so the link can be copied.
