@@ -14,7 +14,7 @@ from conftest import LiveServer
 from playwright.sync_api import Page, expect
 
 from dashboard.conftest import screenshot, text_contrast, wait_ready
-from threadline.dashboard import list_query
+from threadline.dashboard import assets, list_query
 
 pytestmark = pytest.mark.usefixtures("browser")
 EN_DASH = "\u2013"
@@ -322,3 +322,16 @@ def test_keyboard_rows_and_shortcuts_help(page: Page, demo_server: LiveServer) -
     expect(page.get_by_role("dialog")).to_be_hidden()
     page.keyboard.press("Enter")  # opens the focused row's session
     page.wait_for_url(f"{demo_server.url}/sessions/{ids[0]}")
+
+
+def test_static_assets_are_content_hashed_and_cached_for_a_year(demo_server: LiveServer) -> None:
+    with httpx.Client(base_url=demo_server.url) as http:
+        html = http.get("/").text
+        urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+        assert {url.split("?")[0] for url in urls} >= {"/static/app.css", "/static/app.js", "/static/sessions.js"}
+        for url in urls:
+            assert re.search(r"\?v=[0-9a-f]{12}$", url), url
+            response = http.get(url)
+            assert response.status_code == 200 and response.headers["cache-control"] == assets.IMMUTABLE
+        stale = http.get("/static/app.css?v=000000000000")  # an old URL: served, but revalidated
+        assert stale.status_code == 200 and "immutable" not in stale.headers.get("cache-control", "")

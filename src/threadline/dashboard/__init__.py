@@ -9,15 +9,15 @@ as ``/v1`` and write through the JSON API.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.staticfiles import StaticFiles
 
 from threadline.dashboard import pages_detail, pages_list, pages_trace
+from threadline.dashboard.assets import STATIC_PREFIX, AssetFiles
 from threadline.dashboard.templating import STATIC_DIR
 
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard on ``app``: static files at ``/static`` and the page routers. Call after the API routers
     are included (page paths never shadow ``/v1``)."""
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(STATIC_PREFIX, AssetFiles(directory=STATIC_DIR), name="static")
     for router in (pages_list.router, pages_detail.router, pages_trace.router):
         app.include_router(router)

@@ -1,5 +1,6 @@
 """The dashboard's Jinja2 environment: autoescaped templates from the package and the display filters every page
-shares (cost in USD, tokens, durations in ms, relative times, numbers, path segments).
+shares (cost in USD, tokens, durations in ms, relative times, numbers, path segments), and the global
+``asset(name)``: the content-hashed URL of a static file (``{{ asset("app.css") }}``, see ``dashboard.assets``).
 
 Filters take the values the API presenters produce (:mod:`threadline.api.present`): floats in USD or ms, integer
 token counts, ISO 8601 UTC times. ``None`` renders as an em dash everywhere, so a missing stat is visibly missing.
@@ -144,7 +145,14 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(FILTERS)
+    env.globals["asset"] = _asset_url
     return env
+
+
+def _asset_url(name: str) -> str:
+    from threadline.dashboard.assets import asset_url  # assets imports this module's STATIC_DIR
+
+    return asset_url(name)
 
 
 templates = Jinja2Templates(env=environment())

@@ -32,6 +32,7 @@ document.addEventListener("DOMContentLoaded", () => {
       })
       .finally(() => {
         summary.removeAttribute("aria-busy");
+        summary.dataset.loadedMs = String(Math.round(performance.now())); // since navigation start
         summary.dataset.loaded = "true";
       });
   }
