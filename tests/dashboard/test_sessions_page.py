@@ -163,6 +163,10 @@ def test_keyset_pages(page: Page, demo_server: LiveServer) -> None:
     wait_ready(page)
     assert page_ids(page) == everything[10:20]
     screenshot(page, "sessions-page-2")
+    page.get_by_role("link", name=re.compile("^Cost")).click()  # a new order starts over, same page size
+    wait_ready(page)
+    assert query_of(page) == {"limit": ["10"], "sort": ["-total_cost_usd"]}
+    assert page_ids(page) == api_ids(demo_server, sort="-total_cost_usd", limit=10)
 
 
 def test_bookmark_persists_after_reload(page: Page, demo_server: LiveServer) -> None:

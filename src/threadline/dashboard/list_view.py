@@ -21,6 +21,7 @@ from threadline.dashboard.templating import number, percent, tokens, usd
 from threadline.queries.sorting import DEFAULT_SORT
 
 PAGING = ("limit", "offset", "cursor")
+POSITION = ("offset", "cursor")  # where a page starts: dropped when the order or the filters change
 EN_DASH = "\u2013"
 SUMMARY_PATH = "/fragments/sessions-summary"
 # Form fields the filter form renders itself; any other parameter of the URL rides along as a hidden input.
@@ -79,8 +80,8 @@ def form_values(items: list[tuple[str, str]]) -> FormValues:
         end_state=every("end_state"), has_errors=last("has_errors"), bookmarked=last("bookmarked") == "true",
         metadata=[f"{key[len(METADATA_PREFIX):]}={value}" for key, value in items if key.startswith(METADATA_PREFIX)],
         sort=last("sort", str(DEFAULT_SORT)),
-        hidden=[(key, value) for key, value in items
-                if key not in FORM_FIELDS and key not in PAGING and not key.startswith(METADATA_PREFIX)])
+        hidden=[(key, value) for key, value in items  # limit rides along; a new query starts at its first page
+                if key not in FORM_FIELDS and key not in POSITION and not key.startswith(METADATA_PREFIX)])
 
 
 def _url(path: str, items: list[tuple[str, str]]) -> str:
@@ -89,9 +90,9 @@ def _url(path: str, items: list[tuple[str, str]]) -> str:
 
 def sort_links(path: str, items: list[tuple[str, str]], current: str) -> dict[str, dict[str, str]]:
     """Per sortable field: ``href`` (the list sorted by it, descending first, toggled when it is the current sort;
-    back to the first page), ``aria`` (``descending``/``ascending`` for the current column, else empty) and
-    ``label`` (the column heading)."""
-    kept = [(name, value) for name, value in items if name not in PAGING and name != "sort"]
+    back to the first page, same page size), ``aria`` (``descending``/``ascending`` for the current column, else
+    empty) and ``label`` (the column heading)."""
+    kept = [(name, value) for name, value in items if name not in POSITION and name != "sort"]
     out = {}
     for name, label in SORTABLE.items():
         aria = ""
