@@ -21,14 +21,11 @@ With ``--data-dir`` an existing dataset there (from this script or ``sessions_at
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +39,9 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sessions_at_scale import DATABASE, NEEDLE, Server, generate
+from sessions_at_scale import NEEDLE, Server, dataset, dataset_arguments
 
 from threadline.store.gateway import Store
-from threadline.store.migrations import migrate
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -167,27 +163,10 @@ def measure(store: Store, repeat: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=100_000)
-    parser.add_argument("--spans-per-batch", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--data-dir", type=Path, help="keep the dataset here (reused when it already exists)")
-    args = parser.parse_args()
+    args = dataset_arguments(__doc__.split("\n")[0], repeat=10).parse_args()
     console = Console(width=150)
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="threadline-dashboard-"))
-    reuse = args.data_dir is not None and (data_dir / "store").exists()
-    try:
-        store = Store.embedded(data_dir / "store", DATABASE)
-        migrate(store)
-        generation: dict[str, Any] = {"reused": True}
-        if not reuse:
-            console.print(f"generating {args.sessions:,} sessions through BatchCommitter.commit ...")
-            generation = generate(store, args.sessions, args.spans_per_batch, args.seed, console)
+    with dataset(args, console, "threadline-dashboard-") as (store, generation):
         reads = measure(store, args.repeat)
-    finally:
-        if args.data_dir is None:
-            shutil.rmtree(data_dir, ignore_errors=True)
     sessions = reads.pop("sessions")
     results = {"workload": {"sessions": sessions, "long_session_turns": LONG_TURNS, "repeat": args.repeat},
                "generation": generation, "pages_ms": reads,

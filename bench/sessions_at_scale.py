@@ -32,6 +32,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -276,16 +278,24 @@ def measure(store: Store, repeat: int) -> dict[str, Any]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def dataset_arguments(description: str, repeat: int) -> argparse.ArgumentParser:
+    """The command line of a benchmark over this dataset: --sessions, --spans-per-batch, --repeat (default
+    ``repeat``), --seed, --data-dir."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--spans-per-batch", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, help="keep the dataset here (reused when it already exists)")
-    args = parser.parse_args()
-    console = Console()
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="threadline-scale-"))
+    return parser
+
+
+@contextmanager
+def dataset(args: argparse.Namespace, console: Console, prefix: str) -> Iterator[tuple[Store, dict[str, Any]]]:
+    """The dataset's store and its generation figures: generated through BatchCommitter.commit, unless
+    ``args.data_dir`` already holds one (reused); without ``args.data_dir`` a temporary directory (named from
+    ``prefix``) is used and removed afterwards."""
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix=prefix))
     reuse = args.data_dir is not None and (data_dir / "store").exists()
     try:
         store = Store.embedded(data_dir / "store", DATABASE)
@@ -294,12 +304,19 @@ def main() -> None:
         if not reuse:
             console.print(f"generating {args.sessions:,} sessions through BatchCommitter.commit ...")
             generation = generate(store, args.sessions, args.spans_per_batch, args.seed, console)
-        counts = store.select("SELECT (SELECT count() FROM {db}.spans) AS spans, "
-                              "(SELECT count() FROM {db}.trace_rollups FINAL) AS traces", tag="bench.counts")[0]
-        reads = measure(store, args.repeat)
+        yield store, generation
     finally:
         if args.data_dir is None:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    args = dataset_arguments(__doc__.split("\n")[0], repeat=50).parse_args()
+    console = Console()
+    with dataset(args, console, "threadline-scale-") as (store, generation):
+        counts = store.select("SELECT (SELECT count() FROM {db}.spans) AS spans, "
+                              "(SELECT count() FROM {db}.trace_rollups FINAL) AS traces", tag="bench.counts")[0]
+        reads = measure(store, args.repeat)
     results = {
         "workload": {"sessions": reads.pop("sessions"), "traces": counts["traces"], "spans": counts["spans"]},
         "generation": generation,
