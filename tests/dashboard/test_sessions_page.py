@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from conftest import LiveServer
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from dashboard.conftest import screenshot, text_contrast, wait_ready
 from threadline.dashboard import assets, list_query
@@ -339,3 +339,25 @@ def test_static_assets_are_content_hashed_and_cached_for_a_year(demo_server: Liv
             assert response.status_code == 200 and response.headers["cache-control"] == assets.IMMUTABLE
         stale = http.get("/static/app.css?v=000000000000")  # an old URL: served, but revalidated
         assert stale.status_code == 200 and "immutable" not in stale.headers.get("cache-control", "")
+
+
+def test_summary_loading_and_error_states(page: Page, demo_server: LiveServer) -> None:
+    held: list[Route] = []
+    # hold the fragment back: the page shows that it is loading
+    page.route("**/fragments/sessions-summary*", lambda route: held.append(route))
+    open_list(page, demo_server)
+    summary = page.locator("#summary")
+    expect(summary).to_have_attribute("aria-busy", "true")
+    expect(summary).to_contain_text("Loading the summary and charts")
+    assert len(page_ids(page)) == demo_server.demo.sessions  # type: ignore[attr-defined]  # the list is usable
+    screenshot(page, "sessions-summary-loading")
+    held[0].continue_()
+    expect(summary.locator(".stat")).to_have_count(6)
+    expect(summary).not_to_have_attribute("aria-busy", "true")
+
+    page.unroute("**/fragments/sessions-summary*")
+    page.route("**/fragments/sessions-summary*", lambda route: route.fulfill(status=503, body="busy"))
+    page.reload()
+    wait_ready(page)
+    expect(summary.locator(".notice")).to_have_text(
+        "Charts are not shown: the summary could not be loaded (503); reload the page")

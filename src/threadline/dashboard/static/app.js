@@ -166,8 +166,9 @@ const Threadline = (() => {
     });
     document.addEventListener("keydown", onKey);
     // A page restored from the back/forward cache must not stay busy.
-    window.addEventListener("pageshow", () => {
-      for (const el of document.querySelectorAll("[aria-busy]")) el.removeAttribute("aria-busy");
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted) return;
+      for (const el of document.querySelectorAll("[data-busy-target]")) el.removeAttribute("aria-busy");
     });
     refreshTimes();
     setInterval(refreshTimes, 30000);
