@@ -55,6 +55,10 @@ def test_list_loads_with_demo_data(page: Page, demo_server: LiveServer) -> None:
     expect(charts).to_have_count(3)
     assert charts.first.locator("title").first.text_content() == "Sessions started per day (UTC)"
     screenshot(page, "sessions-list")
+    # the user and model inputs suggest the values of the rows shown
+    models = page.locator("#known-models option").evaluate_all("options => options.map(o => o.value)")
+    assert models and models == sorted(set(models)) and all(models)
+    assert page.locator("#known-users option").count() > 1
 
 
 def test_sorting_changes_row_order_and_url(page: Page, demo_server: LiveServer) -> None:
