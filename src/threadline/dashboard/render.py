@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, TypeGuard
 
 from markdown_it import MarkdownIt
@@ -31,6 +32,9 @@ from markupsafe import Markup
 
 # Texts longer than this many characters are cut before rendering (the export has them whole).
 DEFAULT_LIMIT = 20_000
+# Rendered Markdown kept in memory: at most this many texts of at most this many characters (a few MB at most).
+CACHED_TEXTS = 1024
+CACHED_TEXT_CHARS = 4096
 # A JSON block with at most this many lines starts open; longer ones start collapsed.
 JSON_OPEN_LINES = 24
 _ROLE_KEYS = ("role",)
@@ -73,11 +77,20 @@ def _plain(text: str) -> str:
     return "".join("<p>" + "<br>\n".join(lines) + "</p>\n" for lines in paragraphs if lines)
 
 
+@lru_cache(maxsize=CACHED_TEXTS)
+def _rendered(text: str) -> str:
+    html: str = _MD.render(text)
+    return html
+
+
 def markdown(text: str) -> Markup:
-    """``text`` (Markdown) as HTML with raw HTML escaped, fenced code as ``<pre><code class="language-X">``."""
+    """``text`` (Markdown) as HTML with raw HTML escaped, fenced code as ``<pre><code class="language-X">``.
+    The HTML of the last :data:`CACHED_TEXTS` Markdown texts up to :data:`CACHED_TEXT_CHARS` characters is kept
+    (a page shown again, e.g. after an edit, renders its turns once)."""
     if not _SYNTAX.search(text):
         return Markup(_plain(text))
-    return Markup(_MD.render(text))  # markdown-it escapes every text and attribute; html is off
+    html = _rendered(text) if len(text) <= CACHED_TEXT_CHARS else _MD.render(text)
+    return Markup(html)  # markdown-it escapes every text and attribute; html is off
 
 
 def parse_json(text: str) -> Any | None:
