@@ -124,9 +124,23 @@ def throughput(bodies: list[bytes], spans: int, deployment: Deployment, client_c
             round(spans / visible_s), "seconds_to_visible": round(visible_s, 2)}
 
 
+def worker_totals(base: str) -> dict[str, float]:
+    """Sums and counts of the in-process workers' batch histograms, from the server's /metrics."""
+    wanted = ("threadline_worker_commit_seconds_sum", "threadline_worker_commit_seconds_count",
+              "threadline_worker_insert_seconds_sum", "threadline_worker_batch_spans_sum")
+    totals = dict.fromkeys(wanted, 0.0)
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in totals:
+            totals[name] = float(value)
+    return totals
+
+
 def steady_lag(bodies: list[bytes], spans_per_body: float, rate: float, seconds: float, deployment: Deployment,
                queue: redis.Redis) -> dict[str, float]:
-    """Post at ``rate`` spans/s for ``seconds``; sample the queue every 100 ms."""
+    """Post at ``rate`` spans/s for ``seconds``; sample the queue every 100 ms. Also the workers' mean batch size
+    and commit time meanwhile (in-process workers only)."""
+    before = worker_totals(deployment.base)
     interval = spans_per_body / rate
     lags: list[float] = []
     depths: list[int] = []
@@ -146,7 +160,15 @@ def steady_lag(bodies: list[bytes], spans_per_body: float, rate: float, seconds:
                 depths.append(depth)
                 next_sample += 0.1
             time.sleep(0.002)
-    return {"rate_spans_per_second": round(sent * spans_per_body / seconds), "lag_p50_s": round(
+    after = worker_totals(deployment.base)
+    batches = after["threadline_worker_commit_seconds_count"] - before["threadline_worker_commit_seconds_count"]
+    per_batch = {name: round((after[name] - before[name]) / batches, 3) if batches else 0.0 for name in (
+        "threadline_worker_commit_seconds_sum", "threadline_worker_insert_seconds_sum",
+        "threadline_worker_batch_spans_sum")}
+    return {"batches": batches, "mean_commit_s": per_batch["threadline_worker_commit_seconds_sum"],
+            "mean_insert_s": per_batch["threadline_worker_insert_seconds_sum"],
+            "mean_batch_spans": per_batch["threadline_worker_batch_spans_sum"],
+            "rate_spans_per_second": round(sent * spans_per_body / seconds), "lag_p50_s": round(
         statistics.median(lags), 3), "lag_p95_s": round(pct(lags, 0.95), 3), "lag_max_s": round(max(lags), 3),
         "depth_max_entries": max(depths)}
 
@@ -203,6 +225,8 @@ def main() -> None:
     table.add_row(f"steady load, 1 worker, {steady['rate_spans_per_second']:,} spans/s: queue lag p50 / p95 / max",
                   f"{steady['lag_p50_s']} / {steady['lag_p95_s']} / {steady['lag_max_s']} s")
     table.add_row("steady load: deepest backlog", f"{steady['depth_max_entries']} entries")
+    table.add_row("steady load: batches, mean spans / commit s (insert s)", f"{steady['batches']:.0f}, "
+                  f"{steady['mean_batch_spans']:.0f} / {steady['mean_commit_s']} ({steady['mean_insert_s']})")
     console.print(table)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

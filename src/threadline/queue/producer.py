@@ -27,6 +27,7 @@ from threadline.writer.group_commit import Overloaded
 
 log = logging.getLogger("threadline.queue")
 MONITOR_INTERVAL_S = 2.0
+SHUTDOWN_WAIT_S = 15.0  # longest a stop waits for the monitor and the connection pool (a Redis timeout is 10 s)
 
 
 class QueueFull(Overloaded):
@@ -67,6 +68,7 @@ class QueueProducer:
         self._client = async_client(url)
         self._pending_spans = 0
         self._running = False
+        self._stopped = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
 
     @property
@@ -84,11 +86,14 @@ class QueueProducer:
     async def stop(self) -> None:
         """Refuse further writes (RuntimeError) and close the connection pool."""
         self._running = False
+        self._stopped.set()
         if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-        await self._client.aclose()
+            # The monitor sees the flag within one Redis round trip. Not cancelled: a cancellation that lands inside
+            # a redis-py pipeline can be swallowed, and awaiting the task would then hang the shutdown.
+            with contextlib.suppress(TimeoutError, redis.RedisError):
+                await asyncio.wait_for(asyncio.shield(self._monitor), SHUTDOWN_WAIT_S)
+        with contextlib.suppress(TimeoutError, redis.RedisError):
+            await asyncio.wait_for(self._client.aclose(), SHUTDOWN_WAIT_S)
 
     async def write(self, rows: SpanBatch) -> None:
         """Append ``rows`` to their shard streams; return once Redis acknowledged all of them. Raises QueueFull,
@@ -136,11 +141,12 @@ class QueueProducer:
 
     async def _watch(self) -> None:
         assert self.metrics is not None
-        while True:
+        while self._running:
             try:
                 shards, dlq = await self.depths()
             except redis.RedisError as exc:
                 log.debug("could not read the queue depth: %s", exc)
             else:
                 self.metrics.record_queue_depths(shards, dlq)
-            await asyncio.sleep(MONITOR_INTERVAL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), MONITOR_INTERVAL_S)
