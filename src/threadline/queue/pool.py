@@ -76,5 +76,8 @@ def queue_writer(settings: Settings, committer: BatchCommitter, metrics: Metrics
     log.info("ingest goes through the queue at %s (prefix %s, %d shards); %s", redacted(settings.queue_url),
              settings.queue_prefix, settings.queue_shards, f"{count} consumer(s) in this process" if count else
              "no consumer in this process: run `threadline worker` with the same queue settings")
+    if not count and not settings.clickhouse_url:
+        log.warning("no queue consumer can write to the embedded store while this server holds its data directory; "
+                    "ingested spans wait in Redis until a server with --workers 1 or more runs on it")
     return producer, WorkerPool(committer, settings, count, metrics)
 
