@@ -115,4 +115,8 @@ def test_full_shard_and_unreachable_redis_are_overloaded(queue: Queue, store: St
 def test_keys_are_under_the_prefix() -> None:
     keys = QueueKeys("x", 3)
     assert keys.streams == ["x:spans:0", "x:spans:1", "x:spans:2"]
-    assert {keys.group, keys.dlq, keys.recompute_lock} == {"x:writers", "x:dlq", "x:recompute"}
+    assert (keys.group, keys.dlq) == ("x:writers", "x:dlq")
+    locks = keys.recompute_locks({f"p{i}" for i in range(100)})
+    assert len(set(locks)) == len(locks) == 16 and all(n.startswith("x:recompute:") for n in locks)
+    assert locks == sorted(locks, key=lambda n: int(n.rsplit(":", 1)[1]))  # one order for every worker
+    assert keys.recompute_locks({"a"}) == keys.recompute_locks({"a"}) and keys.recompute_locks(set()) == []

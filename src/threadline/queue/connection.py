@@ -1,12 +1,13 @@
 """Redis clients from the queue URL, and the names of every Redis key the queue uses.
 
 Keys (``P`` is ``settings.queue_prefix``): ``P:spans:{shard}`` the shard streams, ``P:dlq`` the dead-letter stream,
-``P:recompute`` the lock serialising rollup recomputation across workers. The consumer group on every shard stream
-is ``P:writers``.
+``P:recompute:{bucket}`` the locks serialising rollup recomputation across workers (one per bucket of projects).
+The consumer group on every shard stream is ``P:writers``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,6 +17,14 @@ import redis.asyncio as aioredis
 # A reachable Redis answers in well under a second; a dead one must turn into a 503 quickly, not hang ingest.
 CONNECT_TIMEOUT_S = 2.0
 SOCKET_TIMEOUT_S = 10.0
+# Rollups of different projects never share a row, so only workers recomputing the same projects need to take turns;
+# projects hash into this many lock buckets.
+LOCK_BUCKETS = 16
+
+
+def project_bucket(project_id: str) -> int:
+    """The recompute-lock bucket of a project (0 ≤ bucket < LOCK_BUCKETS), stable across processes."""
+    return int.from_bytes(hashlib.blake2b(project_id.encode(), digest_size=4).digest(), "big") % LOCK_BUCKETS
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,10 @@ class QueueKeys:
         """The dead-letter stream: entries that failed ``worker_max_attempts`` deliveries, with their error."""
         return f"{self.prefix}:dlq"
 
-    @property
-    def recompute_lock(self) -> str:
-        """The lock held while a worker recomputes links and rollups (see :mod:`threadline.queue.worker`)."""
-        return f"{self.prefix}:recompute"
+    def recompute_locks(self, project_ids: set[str]) -> list[str]:
+        """The locks a worker holds while it recomputes links and rollups of these projects (see
+        :mod:`threadline.queue.worker`), in the order to take them (sorted, so two workers never deadlock)."""
+        return [f"{self.prefix}:recompute:{bucket}" for bucket in sorted({project_bucket(p) for p in project_ids})]
 
 
 def redacted(url: str) -> str:

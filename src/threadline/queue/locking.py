@@ -34,6 +34,16 @@ def repeating(interval_s: float, action: Callable[[], None], name: str) -> Itera
 
 
 @contextlib.contextmanager
+def held_all(client: redis.Redis, names: list[str], *, timeout_s: float = 30.0) -> Iterator[None]:
+    """Hold every lock of ``names``, taken in that order (give every caller the same order), for the ``with`` body.
+    Raises redis.RedisError."""
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            stack.enter_context(held(client, name, timeout_s=timeout_s))
+        yield
+
+
+@contextlib.contextmanager
 def held(client: redis.Redis, name: str, *, timeout_s: float = 30.0) -> Iterator[None]:
     """Hold the Redis lock ``name`` (redis-py :class:`~redis.lock.Lock`) for the ``with`` body, waiting for it as
     long as needed. Every ``timeout_s / 3`` a background thread resets its expiry to ``timeout_s``; if the holder

@@ -9,10 +9,12 @@ again and committed again. Its insert carries a deduplication token derived from
 inserts nothing twice; a batch composed differently re-inserts rows that collapse by the ``ReplacingMergeTree`` key;
 rollups are always recomputed from deduplicated spans, so they come out exact either way.
 
-Rollup recomputation is serialised across workers by a Redis lock: ``BatchCommitter`` takes a rollup version before
+Rollup recomputation is serialised across workers by Redis locks: ``BatchCommitter`` takes a rollup version before
 it reads the spans, so two workers recomputing the same session at once could let the older read (with the newer
 version) win and leave the session short of the other's spans. Within one process the committer's own lock already
-serialises; the Redis lock extends that to every worker process. Span inserts, the bulk of the work, stay parallel.
+serialises; the Redis locks extend that to every worker process. Rollups of different projects never share a row, so
+the locks are per bucket of projects (a batch takes those of its projects, in order). Span inserts, the bulk of the
+work, stay parallel.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from threadline.ingest.spans import concat
 from threadline.metrics import Metrics
 from threadline.queue.codec import entry_table
 from threadline.queue.connection import QueueKeys
-from threadline.queue.locking import held, repeating
+from threadline.queue.locking import held_all, repeating
 from threadline.settings import Settings
 from threadline.store.errors import StoreUnavailable
 from threadline.writer.commit import BatchCommitter
@@ -368,7 +370,8 @@ class StreamWorker:
         table = concat([item.table for item in items])
         inserted = self.committer.insert(table, batch_token(entries))
         inserted_at = time.perf_counter()
-        with held(self.client, self.keys.recompute_lock, timeout_s=self.config.lock_timeout_s):
+        projects = {project for project, _ in inserted.traces}
+        with held_all(self.client, self.keys.recompute_locks(projects), timeout_s=self.config.lock_timeout_s):
             self.committer.recompute_inserted(inserted)
         if self.metrics is not None:  # before the XACK: whoever sees the entries gone sees them counted
             self.metrics.worker_batch_spans.observe(table.num_rows)
