@@ -209,6 +209,19 @@ def check_acknowledged(seen: Observed, requests: list[Req], acked: set[int], att
             assert (trace_id, span_id) in sent, f"span {span_id} of trace {trace_id} was never sent"
 
 
+def check_all_sent_once(url: str, requests: list[Req], attempted: set[int]) -> None:
+    """Once every attempted request was retried until acknowledged: every span sent is listed once, every trace
+    complete (root, three children, late child but for the last few), rollups exact."""
+    trace_ids = [r.spans[0].trace_id for r in requests]
+    seen = observe(url, trace_ids[:max(attempted) + 1])
+    check_acknowledged(seen, requests, attempted, attempted)
+    check_consistent(seen)
+    for i in range(max(attempted) + 1 - LATE):
+        spans = seen.traces[trace_ids[i]]
+        assert spans is not None and len(spans) == 5
+    assert sum(s["trace_count"] for s in seen.sessions.values()) == max(attempted) + 1
+
+
 def post_all(url: str, requests: list[Req], threads: int) -> dict[int, int]:
     """POST every request (``threads`` workers, each sequential); status by request index."""
     status: dict[int, int] = {}
@@ -356,10 +369,4 @@ def test_kill_while_requests_are_in_flight(server: ServeProcess) -> None:
     # The exporters retry what was not acknowledged: then everything sent is present, once, with exact rollups.
     unacked = [requests[i] for i in sorted(attempted - acked)]
     assert set(post_all(server.url, unacked, threads=2).values()) == {200}
-    seen = observe(server.url, trace_ids[:max(attempted) + 1])
-    check_acknowledged(seen, requests, attempted, attempted)
-    check_consistent(seen)
-    for i in range(max(attempted) + 1 - LATE):
-        spans = seen.traces[trace_ids[i]]
-        assert spans is not None and len(spans) == 5
-    assert sum(s["trace_count"] for s in seen.sessions.values()) == max(attempted) + 1
+    check_all_sent_once(server.url, requests, attempted)
