@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from threadline import __version__, dashboard
@@ -135,6 +136,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                   description="Session-first observability for LLM applications and agents.")
     problems.install(app)
     app.add_middleware(EncodedSegmentsMiddleware)  # session ids with '/' route when sent as %2F
+    # Pages and lists are text that compresses ~10x (a 200-turn session page is ~700 KB); only when the client
+    # asks (Accept-Encoding: gzip) and above 1 KB, so small ingest answers pay nothing.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin, health,
                    metrics):
         app.include_router(module.router)
