@@ -150,3 +150,16 @@ def test_deleted_pending_entries_are_acknowledged(queue: Queue, store: Store) ->
     queue.client.xdel(stream, entry)  # e.g. `threadline dlq` or an operator removed it meanwhile
     consumer.drain()
     assert queue.client.xpending(stream, queue.keys.group)["pending"] == 0
+
+
+def test_a_large_backlog_left_by_a_dead_consumer_is_reclaimed_batch_after_batch(queue: Queue, store: Store) -> None:
+    work = Workload("p-backlog", traces=24)
+    for i in range(24):
+        enqueue(queue, work.table(i, 1))
+    ensure_groups(queue.client, queue.keys)
+    queue.client.xreadgroup(queue.keys.group, "dead-consumer", dict.fromkeys(queue.keys.streams, ">"))
+    time.sleep(1.1)
+    # 3 entries a batch: 8 batches, without waiting a claim period (0.5 s) between them
+    done = worker(queue, store, batch_spans=9, claim_idle_ms=1000).drain()
+    assert done.spans == 72
+    assert stored_sessions(store, work.project) == work.expected()

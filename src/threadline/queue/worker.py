@@ -263,14 +263,16 @@ class StreamWorker:
         claimed: list[Entry] = []
         for stream in self.keys.streams:
             cursor = "0-0"
-            while True:
+            while sum(e.spans for e in claimed) < self.config.batch_spans:
                 reply: Any = self.client.xautoclaim(stream, self.keys.group, self.name, self.config.claim_idle_ms,
                                                     cursor, count=READ_COUNT)
                 cursor = reply[0].decode()
                 claimed += [Entry(stream, i.decode(), f or {}) for i, f in reply[1]]
-                if cursor == "0-0" or len(claimed) * 100 > self.config.batch_spans:
+                if cursor == "0-0":
                     break
             self._forget_idle_consumers(stream)
+        if sum(e.spans for e in claimed) >= self.config.batch_spans:
+            self._next_claim = 0.0  # a batch-full reclaimed, maybe more left: reclaim on in the next pass
         if claimed:
             log.warning("queue worker %s reclaimed %d entr(ies) left pending by other consumers", self.name,
                         len(claimed))
