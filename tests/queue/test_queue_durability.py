@@ -148,6 +148,8 @@ def test_redis_kill_9_with_aof_loses_nothing_acknowledged(store: Store, own_redi
         down = httpx.post(f"{live.url}/v1/traces", content=requests[0].body, headers=PROTOBUF, timeout=30)
         assert down.status_code == 503 and "Retry-After" in down.headers
         process = _start_redis(directory, port)
+        again = httpx.post(f"{live.url}/v1/traces", content=requests[0].body, headers=PROTOBUF, timeout=30)
+        assert again.status_code == 200  # the API reconnects by itself (and the replay counts once)
 
         settings = queue_settings("threadline", queue_shards=4)
         worker = StreamWorker(BatchCommitter(store), redis.Redis.from_url(url), QueueKeys("threadline", 4),
