@@ -171,28 +171,43 @@ def _worker_process(log: Path, env: dict[str, str], *args: str) -> subprocess.Po
 
 
 def test_worker_process_on_a_data_dir_stops_gracefully_on_sigterm(tmp_path: Path, prefix: str) -> None:
-    """``threadline worker --data-dir`` (no server on it) commits the queue; SIGTERM ends it cleanly; a server
-    started on the same directory then shows every span once, and the DLQ commands see the queue."""
+    """``threadline worker --data-dir`` (no server on it) commits the queue; SIGTERM in the middle of a batch lets
+    it finish and acknowledge that batch, then exit 0; another worker commits the rest; a server started on the same
+    directory then shows every span once; the DLQ commands see the queue."""
     client = redis.Redis.from_url(REDIS_URL)
     settings = queue_settings(prefix, queue_shards=4)
     keys = QueueKeys(prefix, 4)
-    work = Workload("default", traces=40, tag=uuid.uuid4().hex[:8])
-    for first in range(0, 40, 8):
-        enqueue(Queue(settings, keys, client), work.table(first, 8))
+    work = Workload("default", traces=120, tag=uuid.uuid4().hex[:8])
+    for first in range(120):
+        enqueue(Queue(settings, keys, client), work.table(first, 1))
     data = tmp_path / "data"
+    env = queue_env(prefix, THREADLINE_WORKER_BATCH_SPANS="15")  # 5 entries a batch: 24 batches
+    first = _worker_process(tmp_path / "worker.log", env, "--data-dir", str(data))
+    try:
+        deadline = time.monotonic() + 60
+        while backlog(client, keys)[1] == 0:  # until it holds a batch
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.005)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert "stopped" in (tmp_path / "worker.log").read_text()
+    waiting, pending = backlog(client, keys)
+    assert pending == 0 and 0 < waiting < 120  # its batch acknowledged; the rest left for others
+
     metrics_port = free_port()
-    worker = _worker_process(tmp_path / "worker.log", queue_env(prefix), "--data-dir", str(data), "--metrics-port",
+    second = _worker_process(tmp_path / "worker2.log", env, "--data-dir", str(data), "--metrics-port",
                              str(metrics_port))
     try:
         wait_empty(client, keys)
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-        assert "threadline_worker_spans_total 120.0" in metrics and "threadline_worker_batch_spans_count" in metrics
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
+        assert f"threadline_worker_spans_total {3.0 * waiting}" in metrics
+        assert "threadline_worker_batch_spans_count" in metrics
     finally:
-        if worker.poll() is None:
-            worker.kill()
-    assert "stopped" in (tmp_path / "worker.log").read_text()
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
 
     server = ServeProcess(data, free_port(), tmp_path / "serve.log")
     server.start()
