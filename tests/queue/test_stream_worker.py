@@ -163,3 +163,26 @@ def test_a_large_backlog_left_by_a_dead_consumer_is_reclaimed_batch_after_batch(
     done = worker(queue, store, batch_spans=9, claim_idle_ms=1000).drain()
     assert done.spans == 72
     assert stored_sessions(store, work.project) == work.expected()
+
+
+def test_run_recreates_consumer_groups_a_redis_lost(queue: Queue, store: Store) -> None:
+    """A Redis restarted without persistence has no groups: the worker recreates them and consumes on."""
+    work = Workload("p-nogroup", traces=20)
+    consumer = worker(queue, store)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    try:
+        enqueue(queue, work.table(0, 10))
+        deadline = time.monotonic() + 30
+        while stored_sessions(store, work.project) != work.expected(range(10)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        queue.client.delete(*queue.keys.streams)  # streams and their groups gone
+        enqueue(queue, work.table(10, 10))
+        while stored_sessions(store, work.project) != work.expected():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(10)

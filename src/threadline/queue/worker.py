@@ -149,7 +149,6 @@ class StreamWorker:
         self.name = name or consumer_name()
         self.metrics = metrics
         self._retry_at: float | None = 0.0  # monotonic time to re-read our own pending entries (start: at once)
-        self._failures = 0
         self._next_claim = 0.0
         self._reclaimed_dead = 0  # entries the current pass dead-lettered while reclaiming
 
@@ -169,6 +168,7 @@ class StreamWorker:
             except (redis.RedisError, StoreUnavailable) as exc:
                 log.warning("queue worker %s: %s; retrying in 1 s", self.name, exc)
                 self._retry_at = 0.0  # what we hold stays pending to us: re-read it first
+                ready = ready and not isinstance(exc, redis.RedisError)  # a Redis without the groups (NOGROUP)
                 stop.wait(1.0)
             except Exception:
                 log.exception("queue worker %s: unexpected error; retrying in 1 s", self.name)
