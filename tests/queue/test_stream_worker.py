@@ -4,8 +4,10 @@ dead-letter stream while the others flow, DLQ retry and drop, graceful stop."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -124,19 +126,32 @@ def test_entries_redelivered_too_often_are_dead_lettered_when_reclaimed(queue: Q
     assert "died or stalled" in dlq.list_letters(queue.client, queue.keys)[0].error
 
 
-def test_run_stops_gracefully_after_its_batch(queue: Queue, store: Store) -> None:
-    work = Workload("p-stop", traces=30)
-    consumer = worker(queue, store)
+@contextlib.contextmanager
+def running(consumer: StreamWorker) -> Iterator[threading.Thread]:
+    """``consumer.run`` in a thread for the ``with`` body; then stopped and joined."""
     stop = threading.Event()
     thread = threading.Thread(target=consumer.run, args=(stop,))
     thread.start()
-    for first in range(0, 30, 5):
-        enqueue(queue, work.table(first, 5))
-    deadline = time.monotonic() + 30
-    while stored_sessions(store, work.project) != work.expected() and time.monotonic() < deadline:
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def wait_stored(store: Store, project: str, want: dict[str, dict[str, int]], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while stored_sessions(store, project) != want:
+        assert time.monotonic() < deadline, stored_sessions(store, project)
         time.sleep(0.05)
-    stop.set()
-    thread.join(10)
+
+
+def test_run_stops_gracefully_after_its_batch(queue: Queue, store: Store) -> None:
+    work = Workload("p-stop", traces=30)
+    with running(worker(queue, store)) as thread:
+        for first in range(0, 30, 5):
+            enqueue(queue, work.table(first, 5))
+        wait_stored(store, work.project, work.expected())
     assert not thread.is_alive()
     assert stored_sessions(store, work.project) == work.expected()
 
@@ -168,21 +183,9 @@ def test_a_large_backlog_left_by_a_dead_consumer_is_reclaimed_batch_after_batch(
 def test_run_recreates_consumer_groups_a_redis_lost(queue: Queue, store: Store) -> None:
     """A Redis restarted without persistence has no groups: the worker recreates them and consumes on."""
     work = Workload("p-nogroup", traces=20)
-    consumer = worker(queue, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,))
-    thread.start()
-    try:
+    with running(worker(queue, store)):
         enqueue(queue, work.table(0, 10))
-        deadline = time.monotonic() + 30
-        while stored_sessions(store, work.project) != work.expected(range(10)):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_stored(store, work.project, work.expected(range(10)))
         queue.client.delete(*queue.keys.streams)  # streams and their groups gone
         enqueue(queue, work.table(10, 10))
-        while stored_sessions(store, work.project) != work.expected():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        thread.join(10)
+        wait_stored(store, work.project, work.expected())
