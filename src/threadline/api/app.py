@@ -94,7 +94,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = store or open_store(settings)
         migrate(opened)
-        committer = BatchCommitter(opened)
+        if settings.queue_url:  # session deletions recompute rollups beside the workers: under their Redis locks
+            from threadline.queue.pool import guarded_committer
+
+            committer = guarded_committer(opened, settings)
+        else:
+            committer = BatchCommitter(opened)
         if not settings.clickhouse_url:  # embedded: rollups of a batch a crash cut short (DESIGN.md, durability)
             await asyncio.to_thread(committer.recover)
         metrics = Metrics()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import redis
 from redis.lock import Lock
@@ -63,3 +64,15 @@ def held(client: redis.Redis, name: str, *, timeout_s: float = 30.0) -> Iterator
     finally:
         with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile: nothing left to release
             lock.release()
+
+
+def recompute_guard(client: redis.Redis, lock_names: Callable[[set[str]], list[str]], *, timeout_s: float = 30.0
+                    ) -> Callable[[set[str]], AbstractContextManager[None]]:
+    """A :class:`~threadline.writer.commit.BatchCommitter` guard: holds the Redis locks ``lock_names(project_ids)``
+    (in their order) around each rollup pass, so passes of every process over the same projects run one at a time.
+    Raises redis.RedisError when entered and Redis does not answer."""
+
+    def guard(project_ids: set[str]) -> AbstractContextManager[None]:
+        return held_all(client, lock_names(project_ids), timeout_s=timeout_s)
+
+    return guard

@@ -12,9 +12,11 @@ import threading
 
 from threadline.metrics import Metrics
 from threadline.queue.connection import QueueKeys, redacted, sync_client
+from threadline.queue.locking import recompute_guard
 from threadline.queue.producer import QueueProducer
 from threadline.queue.worker import StreamWorker, WorkerConfig, consumer_name
 from threadline.settings import Settings
+from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter
 
 log = logging.getLogger("threadline.queue")
@@ -65,6 +67,14 @@ class WorkerPool:
                 thread.join(timeout_s)
         for worker in self.workers:
             worker.client.close()
+
+
+def guarded_committer(store: Store, settings: Settings) -> BatchCommitter:
+    """A committer for a process that writes rollups beside the queue's workers (a worker, or the API in queue mode:
+    its session deletions recompute rollups too): its rollup passes hold the queue's Redis rollup locks."""
+    assert settings.queue_url, "the rollup locks live in the queue's Redis"
+    guard = recompute_guard(sync_client(settings.queue_url), queue_keys(settings).recompute_locks)
+    return BatchCommitter(store, guard=guard)
 
 
 def queue_writer(settings: Settings, committer: BatchCommitter, metrics: Metrics) -> tuple[QueueProducer, WorkerPool]:

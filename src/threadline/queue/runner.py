@@ -12,10 +12,9 @@ from prometheus_client import start_http_server
 
 from threadline.metrics import Metrics
 from threadline.queue.connection import redacted, sync_client
-from threadline.queue.pool import WorkerPool, queue_keys
+from threadline.queue.pool import WorkerPool, guarded_committer, queue_keys
 from threadline.settings import Settings
 from threadline.store.gateway import Store
-from threadline.writer.commit import BatchCommitter
 
 log = logging.getLogger("threadline.queue")
 MONITOR_INTERVAL_S = 5.0
@@ -46,7 +45,7 @@ def run_workers(settings: Settings, store: Store, consumers: int, metrics_port: 
     metrics = Metrics()
     if metrics_port is not None:
         start_http_server(metrics_port, registry=metrics.registry)
-    pool = WorkerPool(BatchCommitter(store), settings, consumers, metrics)
+    pool = WorkerPool(guarded_committer(store, settings), settings, consumers, metrics)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("%s: finishing the current batch, then stopping", signal.Signals(signum).name)

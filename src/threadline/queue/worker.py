@@ -9,12 +9,14 @@ again and committed again. Its insert carries a deduplication token derived from
 inserts nothing twice; a batch composed differently re-inserts rows that collapse by the ``ReplacingMergeTree`` key;
 rollups are always recomputed from deduplicated spans, so they come out exact either way.
 
-Rollup recomputation is serialised across workers by Redis locks: ``BatchCommitter`` takes a rollup version before
-it reads the spans, so two workers recomputing the same session at once could let the older read (with the newer
+Rollup recomputation is serialised across processes by Redis locks (:func:`threadline.queue.locking.recompute_guard`,
+the committer's ``guard``): ``BatchCommitter`` takes a rollup version before it reads the spans, so two workers (or a
+worker and the API deleting a session) recomputing the same session at once could let the older read (with the newer
 version) win and leave the session short of the other's spans. Within one process the committer's own lock already
-serialises; the Redis locks extend that to every worker process. Rollups of different projects never share a row, so
-the locks are per bucket of projects (a batch takes those of its projects, in order). Span inserts, the bulk of the
-work, stay parallel.
+serialises; the Redis locks extend that to every process. Rollups of different projects never share a row, so the
+locks are per bucket of projects (a pass takes those of its projects, in order). Span inserts, the bulk of the work,
+stay parallel. Give every committer that writes beside the queue the guard (see :func:`~threadline.queue.pool.
+guarded_committer`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from threadline.ingest.spans import concat
 from threadline.metrics import Metrics
 from threadline.queue.codec import entry_table
 from threadline.queue.connection import QueueKeys
-from threadline.queue.locking import held_all, repeating
+from threadline.queue.locking import repeating
 from threadline.settings import Settings
 from threadline.store.errors import StoreUnavailable
 from threadline.writer.commit import BatchCommitter
@@ -57,7 +59,6 @@ class WorkerConfig:
     batch_wait_ms: int = 50
     claim_idle_ms: int = 30_000
     max_attempts: int = 5
-    lock_timeout_s: float = 30.0
     retry_base_s: float = 1.0  # first retry of a failed entry after this, doubling (1, 2, 4, 8 s: 15 s to the DLQ)
 
     @classmethod
@@ -372,9 +373,7 @@ class StreamWorker:
         table = concat([item.table for item in items])
         inserted = self.committer.insert(table, batch_token(entries))
         inserted_at = time.perf_counter()
-        projects = {project for project, _ in inserted.traces}
-        with held_all(self.client, self.keys.recompute_locks(projects), timeout_s=self.config.lock_timeout_s):
-            self.committer.recompute_inserted(inserted)
+        self.committer.recompute_inserted(inserted)  # under the committer's guard: the Redis rollup locks
         if self.metrics is not None:  # before the XACK: whoever sees the entries gone sees them counted
             self.metrics.worker_batch_spans.observe(table.num_rows)
             self.metrics.worker_insert_seconds.observe(inserted_at - started)

@@ -7,10 +7,13 @@ deduplication token, and ``ReplacingMergeTree`` keys) and recomputes the same ro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -21,6 +24,9 @@ from threadline.store.gateway import Store
 
 log = logging.getLogger("threadline.writer")
 Key = tuple[str, str]
+# Held around every rollup pass over the given project ids, beside the committer's own (per-process) lock: the
+# scaled deployment passes Redis locks here, so passes of every process that writes rollups are serialised.
+RecomputeGuard = Callable[[set[str]], AbstractContextManager[None]]
 # Longer than a batch can wait in the group-commit queue plus its commit (the queue is bounded by
 # max_pending_spans), so every span of a batch cut short by a crash was ingested within it.
 RECOVERY_WINDOW_S = 120
@@ -62,12 +68,23 @@ def batch_token(table: pa.Table) -> str:
 
 
 class BatchCommitter:
-    """Commits batches to ``store``; one commit at a time (commits of one process are serialised by a lock)."""
+    """Commits batches to ``store``; one rollup pass at a time (passes of one process are serialised by a lock).
 
-    def __init__(self, store: Store) -> None:
+    ``guard``: a context manager factory entered, with the project ids of the pass, before that lock. Rollup
+    versions are taken before the pass reads, so two concurrent passes over one session could let the older read
+    win; across processes (queue workers, and the API's session deletions beside them) the guard serialises them.
+    """
+
+    def __init__(self, store: Store, guard: RecomputeGuard | None = None) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._version = 0
+        self._guard = guard
+
+    def _serialised(self, traces: list[Key]) -> AbstractContextManager[None]:
+        if self._guard is None:
+            return contextlib.nullcontext()
+        return self._guard({project for project, _ in traces})
 
     def _next_version(self) -> int:
         # Rollup versions must grow even if the clock steps back; ns since the epoch otherwise.
@@ -95,7 +112,7 @@ class BatchCommitter:
         Raises StoreError."""
         if not inserted.traces:
             return CommitResult(0, 0, 0, 0)
-        with self._lock:
+        with self._serialised(inserted.traces), self._lock:
             return self._recompute(inserted.traces, inserted.spans)
 
     def next_version(self) -> int:
@@ -106,8 +123,9 @@ class BatchCommitter:
 
     def recompute_traces(self, traces: list[Key]) -> CommitResult:
         """Recompute links and rollups of ``traces`` ((project_id, trace_id) pairs) from stored spans."""
-        with self._lock:
-            return self._recompute(sorted(set(traces)), 0)
+        keys = sorted(set(traces))
+        with self._serialised(keys), self._lock:
+            return self._recompute(keys, 0)
 
     def recover(self, window_s: int = RECOVERY_WINDOW_S, chunk: int = 5000) -> int:
         """Recompute the rollups of the traces ingested in the last ``window_s`` before the latest span. A crash
