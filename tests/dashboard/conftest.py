@@ -37,9 +37,10 @@ CONTRAST_JS = Path(__file__).with_name("contrast.js")
 VIEWPORT = {"width": 1366, "height": 900}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium (skipped when it is not installed)."""
+    """Headless Debian Chromium (skipped when it is not installed). Package-scoped: Playwright's sync API keeps an
+    asyncio loop running in the main thread while it is open, and tests after this package call asyncio.run()."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the dashboard tests")
     with sync_playwright() as playwright:
