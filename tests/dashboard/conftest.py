@@ -72,15 +72,18 @@ def demo_server(chdb_dir: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context and page; uncaught JavaScript errors fail the test."""
+    """A fresh context and page; uncaught JavaScript errors and Content-Security-Policy violations (Chromium
+    reports them on the console) fail the test."""
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     context.set_default_timeout(15_000)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on("console", lambda message: errors.append(message.text)
+              if "Content Security Policy" in message.text else None)
     yield opened
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 def wait_ready(page: Page) -> None:
