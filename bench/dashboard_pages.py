@@ -22,7 +22,6 @@ With ``--data-dir`` an existing dataset there (from this script or ``sessions_at
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 import sys
@@ -35,6 +34,7 @@ from urllib.parse import quote
 import httpx
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
+from results_file import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -184,11 +184,7 @@ def main() -> None:
                       str(f.get("browser_ttfb_p50", "")), str(f.get("dcl_p50", "")), str(f.get("ready_p50", "")),
                       str(f.get("ready_p95", "")), str(f.get("charts_p50", "")))
     console.print(table)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"dashboard_pages-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {path}")
+    write_results("dashboard_pages", results, console)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import socket
@@ -22,13 +21,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from results_file import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -216,11 +215,7 @@ def main() -> None:
         table.add_row(f"{name} p50 / p95", f"{stats['p50']} / {stats['p95']} ms")
     table.add_row("server peak RSS", f"{results['peak_rss_mib']} MiB")
     console.print(table)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"ingest_and_read-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {path}")
+    write_results("ingest_and_read", results, console)
 
 
 if __name__ == "__main__":

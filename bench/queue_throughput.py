@@ -13,7 +13,6 @@ queue lag: the age of the oldest entry not yet committed. Prints a table and wri
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from results_file import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -228,11 +228,7 @@ def main() -> None:
     table.add_row("steady load: batches, mean spans / commit s (insert s)", f"{steady['batches']:.0f}, "
                   f"{steady['mean_batch_spans']:.0f} / {steady['mean_commit_s']} ({steady['mean_insert_s']})")
     console.print(table)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"queue_throughput-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {path}")
+    write_results("queue_throughput", results, console)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ is used and removed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -40,6 +39,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import uvicorn
+from results_file import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -330,11 +330,7 @@ def main() -> None:
     for name, stats in reads.items():
         table.add_row(name, f"{stats['p50']}", f"{stats['p95']}", str(stats["rows"]), str(stats["total"]))
     console.print(table)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"sessions_at_scale-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {path}")
+    write_results("sessions_at_scale", results, console)
 
 
 if __name__ == "__main__":
