@@ -40,3 +40,17 @@ def test_an_injected_inline_script_is_refused(demo_server: LiveServer, browser: 
         assert refused, "Chromium reported no CSP refusal of the inline script"
     finally:
         context.close()
+
+
+def test_an_unknown_url_is_an_html_page_for_a_browser_and_a_problem_otherwise(demo_server: LiveServer) -> None:
+    with demo_server.client() as http:
+        page = http.get("/no/such/page", headers={"accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "There is no page at /no/such/page" in page.text and 'href="/"' in page.text
+        for path, accept in (("/no/such/page", "application/json"), ("/v1/no-such-endpoint", "text/html")):
+            problem = http.get(path, headers={"accept": accept})
+            assert problem.status_code == 404, path
+            assert problem.headers["content-type"] == "application/problem+json", path
+            assert f"there is no endpoint at {path}" in problem.json()["detail"]
+        assert http.post("/no/such/page", headers={"accept": "text/html"}).headers["content-type"] == \
+            "application/problem+json"
