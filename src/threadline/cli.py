@@ -83,8 +83,8 @@ def _server(settings: Settings) -> uvicorn.Server:
 def _announce(settings: Settings) -> None:
     base = f"http://{settings.host}:{settings.port}"
     where = settings.clickhouse_url or f"embedded chDB at {settings.data_dir.resolve()}"
-    log.info("Threadline serving on %s  (OTLP: %s/v1/traces, sessions: %s/v1/sessions, docs: %s/docs; store: %s)",
-             base, base, base, base, where)
+    log.info("Threadline serving on %s  (dashboard: %s/, OTLP: %s/v1/traces, sessions: %s/v1/sessions, docs: "
+             "%s/docs; store: %s)", base, base, base, base, base, where)
 
 
 @app.command()
@@ -184,7 +184,7 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
         raise typer.Exit(1) from None
     typer.echo(f"loaded {summary.sessions} sessions, {summary.traces} traces, {summary.spans} spans")
     _announce(settings)
-    typer.echo(f"try: curl '{base}/v1/sessions?limit=5'")
+    typer.echo(f"open {base}/ in a browser, or try: curl '{base}/v1/sessions?limit=5'")
     try:
         while thread.is_alive():
             thread.join(0.5)
