@@ -33,7 +33,7 @@ ClickhouseOpt = Annotated[str | None, typer.Option(
 ClusterOpt = Annotated[str | None, typer.Option(
     "--cluster", help="ClickHouse cluster name: ON CLUSTER DDL, Replicated* engines [env THREADLINE_CLUSTER]")]
 WorkersOpt = Annotated[int | None, typer.Option(
-    "--workers", min=0, help="Queue consumers inside this server [env THREADLINE_WORKERS; default 1 on the "
+    "--workers", min=0, help="Queue consumers inside this server [env THREADLINE_WORKERS; default 2 on the "
     "embedded store, 0 with --clickhouse]")]
 
 
@@ -112,7 +112,8 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
 @app.command()
 def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None,
            data_dir: DataDirOpt = None,
-           consumers: Annotated[int, typer.Option(min=1, help="Consumer threads in this process")] = 1,
+           consumers: Annotated[int, typer.Option(
+               min=1, help="Consumer threads in this process (two overlap one's insert with the other's rollups)")] = 2,
            metrics_port: Annotated[int | None, typer.Option(
                help="Serve Prometheus metrics on this port (all interfaces)")] = None) -> None:
     """Consume the ingest queue into the store until SIGTERM or Ctrl-C (then finish and acknowledge the current

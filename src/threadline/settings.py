@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     )
     queue_prefix: str = Field("threadline", description="Prefix of the Redis keys (streams, group, DLQ) in use.")
     workers: int | None = Field(
-        None, ge=0, description="Queue consumers run inside `threadline serve` (default: 1 on the embedded store, "
+        None, ge=0, description="Queue consumers run inside `threadline serve` (default: 2 on the embedded store, "
         "whose data directory no other process can open; 0 with a ClickHouse server, where `threadline worker` "
         "processes consume).",
     )
