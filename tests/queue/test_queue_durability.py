@@ -182,7 +182,8 @@ def test_worker_process_on_a_data_dir_stops_gracefully_on_sigterm(tmp_path: Path
         enqueue(Queue(settings, keys, client), work.table(first, 1))
     data = tmp_path / "data"
     env = queue_env(prefix, THREADLINE_WORKER_BATCH_SPANS="15")  # 5 entries a batch: 24 batches
-    first = _worker_process(tmp_path / "worker.log", env, "--data-dir", str(data))
+    # One consumer: two would take the whole backlog in their first reads and leave nothing for the next worker.
+    first = _worker_process(tmp_path / "worker.log", env, "--data-dir", str(data), "--consumers", "1")
     try:
         deadline = time.monotonic() + 60
         while backlog(client, keys)[1] == 0:  # until it holds a batch
