@@ -39,17 +39,20 @@ class TimelineBar:
 
 @dataclass(frozen=True)
 class Turn:
-    """One turn of the conversation: its trace rollup (``present.trace``), its texts as safe HTML, the idle gap
-    before it (ms, when longer than the page's threshold), its spans for the waterfall (each on the turn's axis) and
-    its own bar on the session's axis."""
+    """One turn of the conversation: its trace rollup (``present.trace``), its texts as safe HTML, its spans for the
+    waterfall (each on the turn's axis) and its own bar on the session's axis."""
 
     trace: Trace
     input_html: Markup
     output_html: Markup
-    gap_before_ms: float | None
     timeline: TimelineTurn
     bars: list[TimelineBar]
     in_session: waterfall.Bar
+
+    @property
+    def gap_before_ms(self) -> float | None:
+        """The idle gap before this turn (ms), when longer than the page's threshold (kept on ``timeline``)."""
+        return self.timeline.idle_gap_before_ms
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _turn(row: Row, spans: list[Row], origin_ns: int, gap_ms: float | None, wall
     bars = [TimelineBar(s, waterfall.bar(s.start_offset_ms, s.duration_ms, timeline.start_offset_ms,
                                          timeline.duration_ms)) for s in timeline.spans]
     trace = present.trace(row)
-    return Turn(trace, render.render(trace.input), render.render(trace.output), gap_ms, timeline, bars,
+    return Turn(trace, render.render(trace.input), render.render(trace.output), timeline, bars,
                 waterfall.bar(timeline.start_offset_ms, timeline.duration_ms, 0.0, wall_ms))
 
 
