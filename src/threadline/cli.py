@@ -81,8 +81,12 @@ def _server(settings: Settings) -> uvicorn.Server:
 
 
 def _announce(settings: Settings) -> None:
+    from threadline.queue.connection import redacted
+
     base = f"http://{settings.host}:{settings.port}"
-    where = settings.clickhouse_url or f"embedded chDB at {settings.data_dir.resolve()}"
+    # The ClickHouse URL may carry a password (http://user:pass@host:8123): logged without it.
+    where = (redacted(settings.clickhouse_url) if settings.clickhouse_url
+             else f"embedded chDB at {settings.data_dir.resolve()}")
     log.info("Threadline serving on %s  (dashboard: %s/, OTLP: %s/v1/traces, sessions: %s/v1/sessions, docs: "
              "%s/docs; store: %s)", base, base, base, base, base, where)
 
