@@ -135,13 +135,7 @@ def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: Cl
 
 
 @app.command()
-def migrate(data_dir: DataDirOpt = None,
-            clickhouse: Annotated[str | None, typer.Option(
-                help="ClickHouse server URL, http://user:pass@host:8123 [env THREADLINE_CLICKHOUSE_URL; default: "
-                "the embedded store]")] = None,
-            cluster: Annotated[str | None, typer.Option(
-                help="Cluster of that server: DDL runs ON CLUSTER with Replicated* engines and Distributed tables "
-                "[env THREADLINE_CLUSTER]")] = None) -> None:
+def migrate(data_dir: DataDirOpt = None, clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None) -> None:
     """Apply pending schema migrations (the server also applies them on start)."""
     from threadline.store.errors import StoreError
     from threadline.store.migrations import migrate as apply
