@@ -54,6 +54,13 @@ def _settings(host: str | None = None, port: int | None = None, data_dir: Path |
         raise typer.Exit(1) from None
 
 
+def _require_queue(settings: Settings) -> str:
+    """``settings.queue_url``; exits with a message saying how to set it when there is none."""
+    if not settings.queue_url:
+        raise _fail(ValueError("no queue: pass --queue redis://host:6379/0 or set THREADLINE_QUEUE_URL"))
+    return settings.queue_url
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -127,8 +134,7 @@ def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: Cl
 
     settings = _settings(data_dir=data_dir, queue_url=queue, clickhouse_url=clickhouse, cluster=cluster)
     _configure_logging(settings.log_level)
-    if not settings.queue_url:
-        raise _fail(ValueError("no queue: pass --queue redis://host:6379/0 or set THREADLINE_QUEUE_URL"))
+    _require_queue(settings)
     store = _open_or_exit(settings)
     apply(store)  # idempotent; a worker may start before any API replica did
     run_workers(settings, store, consumers, metrics_port)
@@ -336,9 +342,7 @@ def _dlq(queue: str | None) -> Any:
     from threadline.queue.pool import queue_keys
 
     settings = _settings(queue_url=queue)
-    if not settings.queue_url:
-        raise _fail(ValueError("no queue: pass --queue redis://host:6379/0 or set THREADLINE_QUEUE_URL"))
-    return sync_client(settings.queue_url), queue_keys(settings)
+    return sync_client(_require_queue(settings)), queue_keys(settings)
 
 
 def _dlq_ids(ids: list[str] | None, every: bool) -> list[str] | None:
