@@ -12,6 +12,8 @@ from contextlib import AbstractContextManager
 import redis
 from redis.lock import Lock
 
+from threadline.writer.commit import RecomputeGuard
+
 log = logging.getLogger("threadline.queue")
 
 
@@ -67,7 +69,7 @@ def held(client: redis.Redis, name: str, *, timeout_s: float = 30.0) -> Iterator
 
 
 def recompute_guard(client: redis.Redis, lock_names: Callable[[set[str]], list[str]], *, timeout_s: float = 30.0
-                    ) -> Callable[[set[str]], AbstractContextManager[None]]:
+                    ) -> RecomputeGuard:
     """A :class:`~threadline.writer.commit.BatchCommitter` guard: holds the Redis locks ``lock_names(project_ids)``
     (in their order) around each rollup pass, so passes of every process over the same projects run one at a time.
     Raises redis.RedisError when entered and Redis does not answer."""
