@@ -124,7 +124,8 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
 def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None,
            data_dir: DataDirOpt = None,
            consumers: Annotated[int, typer.Option(
-               min=1, help="Consumer threads in this process (two overlap one's insert with the other's rollups)")] = 2,
+               min=1, help="Consumer threads in this process; default 2 (two overlap one's insert with the other's "
+               "rollups)")] = 2,
            metrics_port: Annotated[int | None, typer.Option(
                help="Serve Prometheus metrics on this port (all interfaces)")] = None) -> None:
     """Consume the ingest queue into the store until SIGTERM or Ctrl-C (then finish and acknowledge the current
