@@ -16,7 +16,9 @@ import uvicorn
 
 from threadline.settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# rich_markup_mode=None: plain help text; with rich markup the "[env THREADLINE_...; default ...]" notes of the
+# options were read as markup tags and vanished from --help.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Threadline: session-first observability for LLM applications and agents.")
 log = logging.getLogger("threadline")
 
@@ -199,8 +201,8 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
         thread.join()
 
 
-projects_app = typer.Typer(no_args_is_help=True, help="Create, list and delete projects.")
-keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+projects_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Create, list and delete projects.")
+keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Create, list and revoke API keys.")
 app.add_typer(projects_app, name="projects")
 app.add_typer(keys_app, name="keys")
 ServerOpt = Annotated[str | None, typer.Option(
@@ -331,8 +333,8 @@ def keys_revoke(key_id: str, data_dir: DataDirOpt = None, server: ServerOpt = No
     typer.echo(f"revoked key {key_id}")
 
 
-dlq_app = typer.Typer(no_args_is_help=True, help="Inspect, retry or drop batches in the ingest queue's dead-letter "
-                      "stream.")
+dlq_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                      help="Inspect, retry or drop batches in the ingest queue's dead-letter stream.")
 app.add_typer(dlq_app, name="dlq")
 DlqIdsArg = Annotated[list[str] | None, typer.Argument(help="dead-letter entry ids (from `threadline dlq list`)")]
 AllOpt = Annotated[bool, typer.Option("--all", help="every dead-lettered batch")]
