@@ -1,0 +1,293 @@
+"""Chat message lists -> conversation text: the input of a turn is the last user message, its output the assistant
+reply (or a readable summary of the tool calls it made when it has no text).
+
+Shapes read (each a convention some client emits):
+
+* JSON lists of messages (:func:`parse_json_messages`):
+
+  - OpenAI chat / OpenTelemetry GenAI before 1.37: ``[{"role": "user", "content": "..."}]``, ``content`` a string or
+    a list of parts ``[{"type": "text", "text": "..."}]``, assistant ``tool_calls``
+    ``[{"function": {"name": ..., "arguments": "..."}}]``;
+  - OpenTelemetry GenAI semantic conventions 1.37+ (``gen_ai.input.messages``, ``gen_ai.output.messages``):
+    ``[{"role": "user", "parts": [{"type": "text", "content": "..."}]}]``, parts ``tool_call``
+    (``name``, ``arguments``), ``tool_call_response`` (``response``);
+  - Vercel AI SDK (``ai.prompt.messages``): parts ``tool-call`` (``toolName``, ``input``/``args``) and
+    ``tool-result`` (``output``/``result``); Anthropic parts ``tool_use``/``tool_result``;
+  - envelopes: an OpenAI request ``{"messages": [...]}``, an OpenAI response ``{"choices": [{"message": ...}]}``,
+    GenAI choice events ``{"message": {...}}`` and a single message object.
+
+* flattened attribute families (:func:`indexed_messages`):
+
+  - OpenInference: ``llm.input_messages.N.message.role`` / ``.message.content`` /
+    ``.message.contents.M.message_content.text`` / ``.message.tool_calls.M.tool_call.function.name|arguments``;
+  - OpenLLMetry (Traceloop): ``gen_ai.prompt.N.role`` / ``.content`` / ``.tool_calls.M.name|arguments``,
+    ``gen_ai.completion.N.*`` and ``.function_call.name|arguments``.
+
+Every function here is total: malformed input gives ``None``/``[]``/``''``, never an exception, because it runs on
+the ingest hot path over whatever clients send.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Role spellings of the conventions, folded to the OpenAI/GenAI vocabulary.
+_ROLE_ALIASES: dict[str, str] = {"human": "user", "model": "assistant", "ai": "assistant", "bot": "assistant",
+                                 "developer": "system", "function": "tool", "ipython": "tool"}
+# Part types carrying conversation text (OpenAI chat/responses, GenAI 1.37+, Vercel AI SDK, Anthropic).
+_TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+_TOOL_CALL_PARTS = frozenset({"tool_call", "tool-call", "tool_use", "function_call"})
+_TOOL_RESULT_PARTS = frozenset({"tool_call_response", "tool-result", "tool_result", "function_call_output"})
+_MESSAGE_KEYS = ("role", "parts", "content", "message", "tool_calls")
+# "llm.input_messages.3.message.tool_calls.0.tool_call.function.name" -> index 3, rest "tool_calls.0...name".
+_INDEXED = re.compile(r"(\d+)\.(?:message\.)?(.+)")
+_SUB_INDEXED = re.compile(r"(contents|tool_calls)\.(\d+)\.(.+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool (function) call an assistant message asks for: the tool's name and its arguments as JSON text."""
+
+    name: str
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message: ``role`` folded to user/assistant/system/tool ('' when absent), its ``text`` (text parts
+    joined by newlines; a tool message's text is the tool's result) and the tool calls it makes."""
+
+    role: str
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+def _role(value: Any) -> str:
+    role = value.strip().lower() if isinstance(value, str) else ""
+    return _ROLE_ALIASES.get(role, role)
+
+
+def _as_text(value: Any) -> str:
+    """A string stays itself; anything else (a tool's structured result, arguments) becomes compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
+def _tool_call(part: Mapping[str, Any]) -> ToolCall | None:
+    """A tool call in any of the shapes: GenAI part, OpenAI ``tool_calls`` item, Vercel/Anthropic part."""
+    function = part.get("function")
+    if isinstance(function, Mapping):  # OpenAI {"type": "function", "function": {"name", "arguments"}}
+        part = function
+    name = part.get("name") or part.get("toolName") or part.get("tool_name")
+    if not isinstance(name, str) or not name:
+        return None
+    for key in ("arguments", "input", "args"):
+        if key in part:
+            return ToolCall(name, _as_text(part[key]))
+    return ToolCall(name)
+
+
+def _tool_result(part: Mapping[str, Any]) -> str:
+    for key in ("response", "output", "result", "content"):
+        if key in part:
+            value = part[key]
+            # Vercel AI SDK 5 wraps results as {"type": "json"|"text", "value": ...}.
+            if isinstance(value, Mapping) and "value" in value and "type" in value:
+                value = value["value"]
+            return _content_text(value) if isinstance(value, list) else _as_text(value)
+    return ""
+
+
+def _parts(parts: Iterable[Any]) -> tuple[str, tuple[ToolCall, ...]]:
+    """Text and tool calls of a list of content parts; reasoning, images and files carry no conversation text."""
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind in _TOOL_CALL_PARTS:
+            call = _tool_call(part)
+            if call:
+                calls.append(call)
+        elif kind in _TOOL_RESULT_PARTS:
+            texts.append(_tool_result(part))
+        elif kind in _TEXT_PARTS or kind is None:
+            text = part.get("text", part.get("content"))
+            if isinstance(text, str):
+                texts.append(text)
+    return "\n".join(t for t in texts if t), tuple(calls)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return _parts(content)[0]
+    return _as_text(content)
+
+
+def _message(item: Mapping[str, Any]) -> Message | None:
+    """One message object in any of the JSON shapes, or None when ``item`` is not one."""
+    inner = item.get("message")
+    if isinstance(inner, Mapping):  # GenAI choice event / OpenAI choice: {"index", "finish_reason", "message"}
+        item = inner
+    elif not any(k in item for k in _MESSAGE_KEYS):
+        return None
+    role = _role(item.get("role"))
+    calls: list[ToolCall] = []
+    if "parts" in item and isinstance(item["parts"], list):  # GenAI 1.37+
+        text, part_calls = _parts(item["parts"])
+        calls.extend(part_calls)
+    else:
+        content = item.get("content")
+        if isinstance(content, list):
+            text, part_calls = _parts(content)
+            calls.extend(part_calls)
+        else:
+            text = _as_text(content)
+    tool_calls = item.get("tool_calls")
+    if isinstance(tool_calls, list):
+        calls.extend(c for c in (_tool_call(t) for t in tool_calls if isinstance(t, Mapping)) if c)
+    function_call = item.get("function_call")
+    if isinstance(function_call, Mapping):
+        call = _tool_call(function_call)
+        if call:
+            calls.append(call)
+    return Message(role, text, tuple(calls))
+
+
+def messages_from_value(value: Any) -> list[Message] | None:
+    """Messages of an already decoded JSON value (list or envelope object), or None when it holds none."""
+    if isinstance(value, Mapping):
+        listed = value.get("messages")
+        if isinstance(listed, list):  # OpenAI chat request
+            return messages_from_value(listed)
+        choices = value.get("choices")
+        if isinstance(choices, list):  # OpenAI chat response; legacy completions carry "text"
+            found = [m for m in (_message(c) for c in choices if isinstance(c, Mapping)) if m]
+            found += [Message("assistant", c["text"]) for c in choices
+                      if isinstance(c, Mapping) and isinstance(c.get("text"), str)]
+            return found or None
+        if "role" in value or isinstance(value.get("message"), Mapping) or isinstance(value.get("parts"), list):
+            single = _message(value)
+            return [single] if single else None
+        return None
+    if isinstance(value, list) and value:
+        found = [m for m in (_message(v) for v in value if isinstance(v, Mapping)) if m]
+        return found or None
+    return None
+
+
+def parse_json_messages(value: str) -> list[Message] | None:
+    """Messages of a JSON text in any of the module's JSON shapes, or None when ``value`` is not JSON or holds no
+    message (then the caller keeps ``value`` as it is). Cheap on plain text: no parse unless it starts with [ or {."""
+    stripped = value.lstrip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        decoded = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return messages_from_value(decoded)
+
+
+def _content_value(value: str) -> tuple[str, tuple[ToolCall, ...]]:
+    """A flattened ``content`` value: OpenLLMetry writes list content as a JSON list of parts."""
+    if value.startswith("[{"):
+        try:
+            decoded = json.loads(value)
+        except (ValueError, RecursionError):
+            return value, ()
+        if isinstance(decoded, list):
+            return _parts(decoded)
+    return value, ()
+
+
+def indexed_messages(attributes: Mapping[str, str], prefix: str) -> list[Message]:
+    """Messages flattened into attributes under ``prefix`` (``"llm.input_messages"``, ``"llm.output_messages"``,
+    ``"gen_ai.prompt"``, ``"gen_ai.completion"``), in index order; [] when there are none.
+
+    Reads ``{prefix}.N.role``, ``.content``, ``.contents.M.*.text`` (text parts in order), ``.tool_calls.M.*name`` /
+    ``*arguments`` and ``.function_call.name|arguments``, with or without OpenInference's ``message.`` segment. One
+    pass over the attribute keys."""
+    head = prefix + "."
+    fields: dict[int, dict[str, str]] = {}
+    subs: dict[int, dict[tuple[str, int], dict[str, str]]] = {}
+    for key, value in attributes.items():
+        if not key.startswith(head):
+            continue
+        match = _INDEXED.fullmatch(key, len(head))
+        if not match:
+            continue
+        index, rest = int(match.group(1)), match.group(2)
+        sub = _SUB_INDEXED.fullmatch(rest)
+        if sub:
+            # The sub-item's field is its last dotted segment: "tool_call.function.name" -> "name".
+            field = sub.group(3).rsplit(".", 1)[-1]
+            subs.setdefault(index, {}).setdefault((sub.group(1), int(sub.group(2))), {})[field] = value
+        else:
+            fields.setdefault(index, {})[rest] = value
+    result = []
+    for index in sorted(fields.keys() | subs.keys()):
+        own = fields.get(index, {})
+        text, calls = _content_value(own.get("content", ""))
+        tool_calls = list(calls)
+        parts = subs.get(index, {})
+        texts = [text] if text else []
+        for (family, _), item in sorted(parts.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if family == "contents":
+                if item.get("type", "text") == "text" and item.get("text"):
+                    texts.append(item["text"])
+            elif item.get("name"):
+                tool_calls.append(ToolCall(item["name"], item.get("arguments", "")))
+        if own.get("function_call.name"):
+            tool_calls.append(ToolCall(own["function_call.name"], own.get("function_call.arguments", "")))
+        if own.get("function_call_name"):  # OpenInference's legacy function-call attributes
+            tool_calls.append(ToolCall(own["function_call_name"], own.get("function_call_arguments_json", "")))
+        result.append(Message(_role(own.get("role")), "\n".join(texts), tuple(tool_calls)))
+    return result
+
+
+def tool_calls_summary(calls: Iterable[ToolCall]) -> str:
+    """One line per call, ``tool call: name(arguments)``: what an assistant message without text did."""
+    return "\n".join(f"tool call: {c.name}({c.arguments})" for c in calls)
+
+
+def last_user_text(messages: Iterable[Message]) -> str:
+    """The input of a turn: the text of the last user message with text; failing that, of the last message that is
+    not the assistant's (a system prompt or tool result); '' when no message has text."""
+    fallback = ""
+    for message in reversed(list(messages)):
+        if not message.text:
+            continue
+        if message.role == "user":
+            return message.text
+        if not fallback and message.role != "assistant":
+            fallback = message.text
+    return fallback
+
+
+def assistant_text(messages: Iterable[Message]) -> str:
+    """The output of a turn: the last assistant message's text, else a summary of its tool calls; messages without a
+    role count as the assistant's (output lists often omit it). '' when there is no assistant message."""
+    for message in reversed(list(messages)):
+        if message.role in ("assistant", ""):
+            if message.text:
+                return message.text
+            if message.tool_calls:
+                return tool_calls_summary(message.tool_calls)
+    return ""
