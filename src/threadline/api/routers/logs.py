@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from threadline.api.auth import project_id
 from threadline.api.body import read_body
+from threadline.api.otlp_export import export_logs
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import OTLP_ERRORS, otlp_request_body
 from threadline.api.state import AppState, app_state
-from threadline.ingest.otlp_logs import JSON, PROTOBUF, OtlpDecodeError, decode_logs, encode_logs_response
+from threadline.ingest.otlp_logs import JSON, PROTOBUF, OtlpDecodeError, encode_logs_response
 
 router = APIRouter(tags=["ingest"])
 
@@ -44,9 +43,8 @@ async def post_logs(request: Request, state: Annotated[AppState, Depends(app_sta
                            f"{PROTOBUF} or {JSON}")
     body = await read_body(request, state.settings.max_body_bytes)
     try:
-        batch = await asyncio.to_thread(decode_logs, body, content_type, project, time.time_ns() // 1000)
+        exported = await export_logs(state, body, content_type, project)
     except OtlpDecodeError as exc:
         raise Problem(400, f"could not decode the OTLP logs request: {exc}") from None
-    if batch.table.num_rows:
-        await asyncio.to_thread(state.store.insert, "logs", batch.table, tag="logs.insert")
-    return Response(encode_logs_response(batch.rejected, batch.message, content_type), media_type=content_type)
+    return Response(encode_logs_response(exported.rejected, exported.message, content_type),
+                    media_type=content_type)

@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated
 
-import pyarrow as pa
 from fastapi import APIRouter, Depends, Request, Response
 
 from threadline.api.auth import project_id
 from threadline.api.body import read_body
+from threadline.api.otlp_export import decode_and_normalize, export_spans
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import OTLP_ERRORS, otlp_request_body
 from threadline.api.state import AppState, app_state
-from threadline.api.write import write_rows
-from threadline.ingest.normalize import InvalidSpan, normalize
-from threadline.ingest.otlp import JSON, PROTOBUF, OtlpDecodeError, decode_request, encode_response, to_raw_spans
-from threadline.ingest.pricing import PriceTable
-from threadline.ingest.spans import SpanRow, rows_to_arrow
+from threadline.api.write import WRITE_REFUSALS, write_problem
+from threadline.ingest.otlp import JSON, PROTOBUF, OtlpDecodeError, encode_response
 
+__all__ = ["decode_and_normalize", "router"]  # decode_and_normalize lived here; importers of it keep working
 router = APIRouter()
-MAX_MESSAGES = 5
-
-
-def decode_and_normalize(body: bytes, content_type: str, project: str, prices: PriceTable
-                         ) -> tuple[pa.Table, int, str]:
-    """Decode an OTLP body and normalise its spans: (Arrow table of span rows, rejected span count, message naming
-    the first few rejections). Raises OtlpDecodeError. CPU-bound: run it off the event loop."""
-    raw_spans = to_raw_spans(decode_request(body, content_type))
-    ingested_at_us = time.time_ns() // 1000
-    rows: list[SpanRow] = []
-    problems: list[str] = []
-    for raw in raw_spans:
-        try:
-            rows.append(normalize(raw, project, prices, ingested_at_us))
-        except InvalidSpan as exc:
-            problems.append(str(exc))
-    message = ""
-    if problems:
-        message = f"{len(problems)} span(s) rejected: " + "; ".join(problems[:MAX_MESSAGES])
-        if len(problems) > MAX_MESSAGES:
-            message += f"; and {len(problems) - MAX_MESSAGES} more"
-    return rows_to_arrow(rows), len(problems), message
 
 
 @router.post(
@@ -64,11 +38,9 @@ async def post_traces(request: Request, state: Annotated[AppState, Depends(app_s
                            f"{PROTOBUF} or {JSON}")
     body = await read_body(request, state.settings.max_body_bytes)
     try:
-        rows, rejected, message = await asyncio.to_thread(decode_and_normalize, body, content_type, project,
-                                                          state.prices)
+        exported = await export_spans(state, body, content_type, project, "otlp")
     except OtlpDecodeError as exc:
         raise Problem(400, f"could not decode the OTLP request: {exc}") from None
-    await write_rows(state, rows)
-    state.metrics.spans_ingested.labels("otlp").inc(len(rows))
-    state.metrics.spans_rejected.labels("otlp").inc(rejected)
-    return Response(encode_response(rejected, message, content_type), media_type=content_type)
+    except WRITE_REFUSALS as exc:
+        raise write_problem(exc) from None
+    return Response(encode_response(exported.rejected, exported.message, content_type), media_type=content_type)
