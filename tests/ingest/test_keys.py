@@ -96,7 +96,8 @@ def test_token_keys_of_the_design_are_present() -> None:
 
 
 def test_model_precedence_prefers_the_response_model() -> None:
-    assert names(keys.MODEL) == ["gen_ai.response.model", "gen_ai.request.model", "llm.model_name"]
+    assert names(keys.MODEL)[:3] == ["gen_ai.response.model", "gen_ai.request.model", "llm.model_name"]
+    assert names(keys.MODEL).index("ai.response.model") < names(keys.MODEL).index("ai.model.id")
 
 
 def test_input_output_keys_of_the_design_are_present() -> None:

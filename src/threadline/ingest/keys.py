@@ -48,24 +48,32 @@ INPUT_TOKENS: tuple[Key, ...] = (
     Key("gen_ai.usage.input_tokens", "OpenTelemetry GenAI semantic conventions"),
     Key("llm.token_count.prompt", "OpenInference semantic conventions"),
     Key("gen_ai.usage.prompt_tokens", "OpenTelemetry GenAI semantic conventions (before 1.27) / OpenLLMetry"),
+    Key("ai.usage.inputTokens", "Vercel AI SDK 5 telemetry (streamText spans)"),
+    Key("ai.usage.promptTokens", "Vercel AI SDK telemetry (generateText, generateObject spans)"),
+    Key("ai.usage.tokens", "Vercel AI SDK telemetry (embed, embedMany spans: the input's tokens)"),
 )
 
 OUTPUT_TOKENS: tuple[Key, ...] = (
     Key("gen_ai.usage.output_tokens", "OpenTelemetry GenAI semantic conventions"),
     Key("llm.token_count.completion", "OpenInference semantic conventions"),
     Key("gen_ai.usage.completion_tokens", "OpenTelemetry GenAI semantic conventions (before 1.27) / OpenLLMetry"),
+    Key("ai.usage.outputTokens", "Vercel AI SDK 5 telemetry (streamText spans)"),
+    Key("ai.usage.completionTokens", "Vercel AI SDK telemetry (generateText, generateObject spans)"),
 )
 
 TOTAL_TOKENS: tuple[Key, ...] = (
     Key("llm.token_count.total", "OpenInference semantic conventions"),
     Key("gen_ai.usage.total_tokens", "OpenLLMetry"),
     Key("llm.usage.total_tokens", "OpenLLMetry"),
+    Key("ai.usage.totalTokens", "Vercel AI SDK 5 telemetry (streamText spans)"),
 )
 
 MODEL: tuple[Key, ...] = (
     Key("gen_ai.response.model", "OpenTelemetry GenAI semantic conventions"),
     Key("gen_ai.request.model", "OpenTelemetry GenAI semantic conventions"),
     Key("llm.model_name", "OpenInference semantic conventions"),
+    Key("ai.response.model", "Vercel AI SDK telemetry (the model that answered)"),
+    Key("ai.model.id", "Vercel AI SDK telemetry (the model asked for)"),
 )
 
 INPUT: tuple[Key, ...] = (
@@ -74,6 +82,7 @@ INPUT: tuple[Key, ...] = (
     Key("gen_ai.input.messages", "OpenTelemetry GenAI semantic conventions (1.37+)"),
     Key("gen_ai.prompt.0.content", "OpenLLMetry indexed prompts"),
     Key("langfuse.observation.input", "Langfuse OpenTelemetry attributes"),
+    Key("ai.toolCall.args", "Vercel AI SDK telemetry (ai.toolCall spans: the tool's arguments, JSON)"),
 )
 
 OUTPUT: tuple[Key, ...] = (
@@ -82,6 +91,9 @@ OUTPUT: tuple[Key, ...] = (
     Key("gen_ai.output.messages", "OpenTelemetry GenAI semantic conventions (1.37+)"),
     Key("gen_ai.completion.0.content", "OpenLLMetry indexed completions"),
     Key("langfuse.observation.output", "Langfuse OpenTelemetry attributes"),
+    Key("ai.response.text", "Vercel AI SDK telemetry (generateText, streamText spans)"),
+    Key("ai.response.object", "Vercel AI SDK telemetry (generateObject, streamObject spans: the object, JSON)"),
+    Key("ai.toolCall.result", "Vercel AI SDK telemetry (ai.toolCall spans: the tool's result, JSON)"),
 )
 
 # GenAI message events (OpenTelemetry GenAI semantic conventions): user/system messages are input, choices output.
@@ -98,12 +110,18 @@ COST: tuple[Key, ...] = (
 TRACE_TOTAL_COST: tuple[Key, ...] = (Key("threadline.trace.total_cost_usd", "Threadline convention"),)
 TRACE_TOTAL_TOKENS: tuple[Key, ...] = (Key("threadline.trace.total_tokens", "Threadline convention"),)
 
+# A trace's (turn's) name, when the client names it apart from its root span.
+TRACE_NAME: tuple[Key, ...] = (
+    Key("ai.telemetry.functionId", "Vercel AI SDK telemetry (experimental_telemetry.functionId)"),
+)
+
 SPAN_TYPE: tuple[Key, ...] = (
     Key("threadline.span.type", "Threadline SDK and native ingest"),
     Key("openinference.span.kind", "OpenInference semantic conventions (LLM, TOOL, RETRIEVER, AGENT, CHAIN...)"),
     Key("gen_ai.operation.name", "OpenTelemetry GenAI semantic conventions (chat, execute_tool, embeddings...)"),
     Key("traceloop.span.kind", "OpenLLMetry (workflow, task, agent, tool)"),
     Key("langfuse.observation.type", "Langfuse OpenTelemetry attributes"),
+    Key("ai.operationId", "Vercel AI SDK telemetry (ai.generateText, ai.generateText.doGenerate, ai.toolCall...)"),
 )
 
 METADATA: tuple[Key, ...] = (Key("metadata", "OpenInference: JSON object string"),)
@@ -120,6 +138,15 @@ SPAN_TYPE_VALUES: dict[str, str] = {
     "chain": "chain", "workflow": "chain", "task": "chain",
     "reranker": "reranker", "guardrail": "guardrail", "evaluator": "evaluator",
     "span": "span", "event": "span",
+    # Vercel AI SDK ``ai.operationId`` values (lowercased). The outer call spans (ai.generateText...) repeat the usage
+    # of their provider-call children (ai.generateText.doGenerate...), so they are chains: only llm and embedding
+    # spans are summed (rollups.py), and an outer span typed llm would count every token twice.
+    "ai.generatetext": "chain", "ai.streamtext": "chain", "ai.generateobject": "chain", "ai.streamobject": "chain",
+    "ai.embed": "chain", "ai.embedmany": "chain",
+    "ai.generatetext.dogenerate": "llm", "ai.streamtext.dostream": "llm", "ai.generateobject.dogenerate": "llm",
+    "ai.streamobject.dostream": "llm",
+    "ai.embed.doembed": "embedding", "ai.embedmany.doembed": "embedding",
+    "ai.toolcall": "tool",
 }
 
 # Time to first token of a streamed LLM call (read at query time, for session stats and metrics): a span attribute in
@@ -128,3 +155,17 @@ TIME_TO_FIRST_TOKEN_S: tuple[Key, ...] = (
     Key("gen_ai.server.time_to_first_token", "OpenTelemetry GenAI semantic conventions (metric name, seconds)"),
 )
 FIRST_TOKEN_EVENTS: tuple[str, ...] = ("gen_ai.content.first_token", "first_token")
+
+# Vercel AI SDK telemetry (https://ai-sdk.dev/docs/ai-sdk-core/telemetry, "Collected data"; shapes checked against
+# what `ai` 5.0 emits). Its content attributes hold JSON, read by threadline.ingest.vercel_ai only when present:
+# the prompt of an outer call span, ``{"system": ..., "prompt": "..."}`` or ``{"system": ..., "messages": [...]}``;
+AI_PROMPT = Key("ai.prompt", "Vercel AI SDK telemetry (ai.generateText, ai.streamText... spans)")
+# the messages sent to the provider (ai.generateText.doGenerate... spans), a JSON list with content as parts;
+AI_PROMPT_MESSAGES = Key("ai.prompt.messages", "Vercel AI SDK telemetry (doGenerate, doStream spans)")
+# the tool calls of an answer without text, ``[{"toolCallId", "toolName", "input"}]`` (``args`` before ai 5).
+AI_RESPONSE_TOOL_CALLS = Key("ai.response.toolCalls", "Vercel AI SDK telemetry (generateText, streamText spans)")
+# Every Vercel AI SDK span carries its operation id: the cheap test for "this span is the SDK's".
+AI_OPERATION_ID = Key("ai.operationId", "Vercel AI SDK telemetry (every span)")
+# experimental_telemetry.metadata.K arrives as ai.telemetry.metadata.K; sessionId and userId are read by SESSION_ID
+# and USER_ID, every other K becomes metadata.
+AI_METADATA_PREFIX = Key("ai.telemetry.metadata.", "Vercel AI SDK telemetry (experimental_telemetry.metadata)")

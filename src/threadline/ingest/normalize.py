@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from threadline.ingest import keys
+from threadline.ingest import keys, vercel_ai
 from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan, SpanRow
 
@@ -153,7 +153,7 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         reported = _optional_float(first(attrs, keys.COST))  # a reported cost, even 0, beats the price table
         cost = prices.cost_usd(model, input_tokens, output_tokens) if reported is None else reported
     end_state = span_or_resource(raw, keys.END_STATE).lower()
-    metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)))
+    metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)) or vercel_ai.metadata(attrs))
     return {
         "project_id": project_id,
         "trace_id": raw.trace_id,
@@ -180,11 +180,13 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "reported_cost_usd": float(ex.get("reported_cost_usd") or _float(first(attrs, keys.TRACE_TOTAL_COST))),
         "reported_tokens": int(ex.get("reported_tokens") or _int(first(attrs, keys.TRACE_TOTAL_TOKENS))),
         "end_state": end_state if end_state in END_STATES else "",
-        "trace_name": str(ex.get("trace_name") or ""),
+        "trace_name": str(ex.get("trace_name") or first(attrs, keys.TRACE_NAME)),
         "metadata": list(metadata.items()),
         "tags": list(ex.get("tags") or _json_list(first(attrs, keys.TAGS))),
-        "input": str(ex.get("input") or first(attrs, keys.INPUT) or _event_text(raw, keys.INPUT_EVENTS)),
-        "output": str(ex.get("output") or first(attrs, keys.OUTPUT) or _event_text(raw, keys.OUTPUT_EVENTS)),
+        "input": str(ex.get("input") or first(attrs, keys.INPUT) or vercel_ai.input_text(attrs)
+                     or _event_text(raw, keys.INPUT_EVENTS)),
+        "output": str(ex.get("output") or first(attrs, keys.OUTPUT) or vercel_ai.output_text(attrs)
+                      or _event_text(raw, keys.OUTPUT_EVENTS)),
         "attributes": list(attrs.items()),
         "resource_attributes": list(raw.resource_attributes.items()),
         "events_time": [e.time_ns for e in raw.events],
