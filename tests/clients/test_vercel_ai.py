@@ -150,6 +150,7 @@ def test_two_turns_with_a_tool_call_land_in_one_session_with_their_conversation(
     assert [(t["input_tokens"], t["output_tokens"]) for t in turns] == [
         (USAGE[0][0] + USAGE[1][0], USAGE[0][1] + USAGE[1][1]), USAGE[2]]
     assert all(t["user_id"] == USER and t["models"] == [MODEL] for t in turns)
+    assert [t["metadata"] for t in turns] == [{"channel": "web"}] * 2  # experimental_telemetry.metadata, ids aside
 
     listed = server.http.get(f"/v1/sessions/{session_id}/traces").json()
     assert [(t["trace_id"], t["input"], t["output"]) for t in listed["data"]] == [

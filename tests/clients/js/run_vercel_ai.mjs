@@ -97,7 +97,8 @@ const getWeather = tool({
 const telemetry = {
   isEnabled: true,
   functionId: args['function-id'],
-  metadata: { sessionId: args['session-id'], userId: args['user-id'] },
+  // sessionId and userId name the session and its user; any other entry is the turn's metadata.
+  metadata: { sessionId: args['session-id'], userId: args['user-id'], channel: 'web' },
 };
 
 // Turn 1: system + prompt, one tool call (stopWhen lets the SDK run the tool and call the model again).
