@@ -181,3 +181,59 @@ def test_failure_throttle_retry_after_counts_down_from_the_window() -> None:
     throttle.record("a")
     wait = throttle.retry_after("a")
     assert 59 <= wait <= 61
+
+
+def test_basic_credentials_name_the_project_and_carry_the_key(repo: ProjectRepository) -> None:
+    repo.create_project("a")
+    repo.create_project("b")
+    key, secret = repo.create_key("a")
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    assert auth.authenticate_basic("a", secret) == Principal("a", key.key_id)
+    assert auth.authenticate_basic("", secret) == Principal("a", key.key_id)  # no username: the key decides
+    with pytest.raises(AuthError) as info:
+        auth.authenticate_basic("b", secret)
+    assert info.value.reason == "project" and "'b'" in str(info.value) and "'a'" in str(info.value)
+    with pytest.raises(AuthError) as info:
+        auth.authenticate_basic("a", "sk-lf-not-a-threadline-key")  # keys exist: no more local mode
+    assert info.value.reason == "malformed"
+
+
+def test_basic_credentials_in_local_mode(repo: ProjectRepository) -> None:
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    # a Langfuse key pair kept from before: local mode acts on default, as it does without credentials
+    assert auth.authenticate_basic("pk-lf-1234", "sk-lf-5678") == Principal("default", None)
+    exposed = Authenticator(repo, loopback_bind=False, refresh_s=0)
+    with pytest.raises(AuthError):
+        exposed.authenticate_basic("pk-lf-1234", "sk-lf-5678")
+
+
+def test_access_tokens_act_as_their_key(repo: ProjectRepository) -> None:
+    repo.create_project("a")
+    key, secret = repo.create_key("a")
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    token, found = auth.issue_access_token(secret, 60)
+    assert found == Principal("a", key.key_id)
+    assert auth.authenticate_bearer(token) == Principal("a", key.key_id)
+    assert auth.authenticate_bearer(secret) == Principal("a", key.key_id)
+    with pytest.raises(AuthError) as info:
+        auth.issue_access_token("not-a-key", 60)
+    assert info.value.reason == "malformed"
+    expired, _ = auth.issue_access_token(secret, -1)
+    for bad in (expired, token + "0", "tlat_x.1.y"):
+        with pytest.raises(AuthError) as info:
+            auth.authenticate_bearer(bad)
+        assert info.value.reason == "token"
+    repo.revoke_key(key.key_id)
+    with pytest.raises(AuthError, match="revoked"):
+        auth.authenticate_bearer(token)
+
+
+def test_local_mode_access_tokens_end_with_local_mode(repo: ProjectRepository) -> None:
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    token, found = auth.issue_access_token("any-agentops-key", 60)
+    assert found == Principal("default", None)
+    assert auth.authenticate_bearer(token) == Principal("default", None)
+    repo.create_project("a")
+    repo.create_key("a")
+    with pytest.raises(AuthError, match="local development mode"):
+        auth.authenticate_bearer(token)

@@ -147,3 +147,27 @@ def test_tampered_session_tokens_are_refused() -> None:
 ])
 def test_session_tokens_with_odd_characters_are_refused_not_crashing(bad: str) -> None:
     assert tokens.read_session(SERVER_SECRET, bad, time.time()) is None
+
+
+def test_access_token_round_trip_expiry_and_tampering() -> None:
+    now = time.time()
+    token = tokens.sign_access_token(SERVER_SECRET, "0123456789ab", int(now) + 60)
+    assert token.startswith("tlat_") and tokens.is_access_token(token)
+    assert tokens.read_access_token(SERVER_SECRET, token, now) == "0123456789ab"
+    assert tokens.read_access_token(SERVER_SECRET, token, now + 61) is None  # expired
+    assert tokens.read_access_token("cd" * 32, token, now) is None  # another server's secret
+    head, _, signature = token.rpartition(".")
+    assert tokens.read_access_token(SERVER_SECRET, f"{head}.{signature[::-1]}", now) is None
+    assert tokens.read_access_token(SERVER_SECRET, token.replace("0123456789ab", "0123456789ac"), now) is None
+    local = tokens.sign_access_token(SERVER_SECRET, tokens.LOCAL_KEY_ID, int(now) + 60)
+    assert tokens.read_access_token(SERVER_SECRET, local, now) == tokens.LOCAL_KEY_ID
+
+
+def test_access_tokens_and_session_tokens_are_not_interchangeable() -> None:
+    expires = int(time.time()) + 60
+    session = tokens.sign_session(SERVER_SECRET, "0123456789ab", expires)
+    access = tokens.sign_access_token(SERVER_SECRET, "0123456789ab", expires)
+    assert tokens.read_access_token(SERVER_SECRET, session, 0) is None
+    assert tokens.read_access_token(SERVER_SECRET, "tlat_" + session, 0) is None
+    assert tokens.read_session(SERVER_SECRET, access, 0) is None
+    assert tokens.read_session(SERVER_SECRET, access.removeprefix("tlat_"), 0) is None

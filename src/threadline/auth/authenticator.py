@@ -1,8 +1,10 @@
-"""Request authentication: API key (``Authorization: Bearer``, ``x-api-key``) or dashboard session cookie → project.
+"""Request authentication: API key (``Authorization: Bearer``, ``x-api-key``, or the password of HTTP Basic), access
+token (``Authorization: Bearer tlat_...``, issued in exchange for a key) or dashboard session cookie → project.
 
 Keys are cached in memory and re-read from the store at most once a second, so a revocation made by any process
-takes effect within a second. Local development: on a loopback bind while no key exists, a request without
-credentials acts on project ``default``.
+takes effect within a second; tokens and sessions act as their key, so they end with it. Local development: on a
+loopback bind while no key exists, a request without credentials acts on project ``default``, and so does HTTP Basic
+whose password is not a Threadline key (a client such as the Langfuse SDK refuses to start without some key pair).
 """
 
 from __future__ import annotations
@@ -109,6 +111,57 @@ class Authenticator:
         record = self._keys.get(key_id)
         if record is None:
             raise AuthError("session", "the key of this dashboard session was revoked; log in again")
+        self._note_use(key_id)
+        return Principal(record.project_id, key_id)
+
+    def authenticate_bearer(self, value: str) -> Principal:
+        """The principal of an ``Authorization: Bearer`` value: an access token (``tlat_...``) or an API key.
+        Raises AuthError."""
+        if tokens.is_access_token(value):
+            return self.authenticate_access_token(value)
+        return self.authenticate_key(value)
+
+    def authenticate_basic(self, username: str, password: str) -> Principal:
+        """The principal of HTTP Basic credentials: the password is an API key and the username, when not empty,
+        must be the key's project id (Langfuse clients send ``public key:secret key``, so the public key names the
+        project). In local development mode a password that is not a Threadline key acts on ``default``. Raises
+        AuthError (bad key, or a username naming another project)."""
+        if tokens.parse(password) is None and self.local_mode():
+            return Principal(DEFAULT_PROJECT, None)
+        found = self.authenticate_key(password)
+        if username and username != found.project_id:
+            raise AuthError("project", f"the Basic auth username {username!r} is not the project of this API key; "
+                                       f"set the username (Langfuse: LANGFUSE_PUBLIC_KEY) to {found.project_id!r}")
+        return found
+
+    def issue_access_token(self, api_key: str, ttl_s: int) -> tuple[str, Principal]:
+        """Exchange an API key for an access token valid ``ttl_s`` seconds, acting as the key (revoking the key ends
+        it). In local development mode any ``api_key`` that is not a Threadline key gets a token for ``default``
+        that stops working once a key exists. Raises AuthError (bad key)."""
+        if tokens.parse(api_key) is None and self.local_mode():
+            found = Principal(DEFAULT_PROJECT, None)
+        else:
+            found = self.authenticate_key(api_key)
+        key_id = found.key_id or tokens.LOCAL_KEY_ID
+        return tokens.sign_access_token(self.server_secret, key_id, int(time.time()) + ttl_s), found
+
+    def authenticate_access_token(self, token: str) -> Principal:
+        """The principal of an access token. Raises AuthError (bad or expired token, revoked key, a local-mode
+        token after local mode ended)."""
+        key_id = tokens.read_access_token(self.server_secret, token, time.time())
+        if key_id is None:
+            raise AuthError("token", "the access token is invalid or expired; restart the client so that it "
+                                     "exchanges its API key for a new one")
+        if key_id == tokens.LOCAL_KEY_ID:
+            if self.local_mode():
+                return Principal(DEFAULT_PROJECT, None)
+            raise AuthError("token", "this access token was issued in local development mode, which ended when the "
+                                     "first API key was created; restart the client with an API key")
+        self._refresh()
+        record = self._keys.get(key_id)
+        if record is None:
+            raise AuthError("token", "the API key this access token was issued for was revoked; restart the client "
+                                     "with a valid API key")
         self._note_use(key_id)
         return Principal(record.project_id, key_id)
 

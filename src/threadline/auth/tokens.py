@@ -3,7 +3,11 @@
 An API key reads ``tl_<key id: 12 hex>_<secret: 43 url-safe base64 chars>``: the ``tl_`` prefix makes it recognisable
 to people and secret scanners (pattern ``tl_[0-9a-f]{12}_[A-Za-z0-9_-]{43}``); the key id finds the stored record
 and the secret is verified against ``HMAC-SHA256(salt, secret)``. A dashboard session token is
-``<key id>.<expiry, epoch s>.<HMAC-SHA256(server secret, key id.expiry)>``.
+``<key id>.<expiry, epoch s>.<HMAC-SHA256(server secret, key id.expiry)>``. An access token (what a client receives
+in exchange for its key, e.g. AgentOps' ``POST /v3/auth/token``, and then sends as ``Authorization: Bearer``) is
+``tlat_<key id>.<expiry>.<HMAC-SHA256(server secret, "access:" key id.expiry)>``: the ``access:`` prefix of the
+signed text keeps the two kinds apart, so a dashboard cookie is never a bearer token nor the reverse. Its key id is
+``local`` when it was issued in local development mode (no key exists).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import re
 from dataclasses import dataclass
 
 PREFIX = "tl_"
+ACCESS_PREFIX = "tlat_"
+LOCAL_KEY_ID = "local"  # the key id of access tokens issued in local development mode (key ids are 12 hex digits)
 KEY_PATTERN = re.compile(r"^tl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 EXPIRY = re.compile(r"[0-9]{1,12}")
 
@@ -54,15 +60,15 @@ def verify(secret_part: str, salt: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(salt, secret_part), secret_hash)
 
 
-def sign_session(server_secret: str, key_id: str, expires_at: int) -> str:
-    """A dashboard session token for ``key_id`` valid until ``expires_at`` (epoch seconds)."""
+def _signed(server_secret: str, key_id: str, expires_at: int, domain: str) -> str:
+    """``key id.expiry.HMAC-SHA256(server secret, domain + key id.expiry)``."""
     payload = f"{key_id}.{expires_at}"
-    signature = hmac.new(bytes.fromhex(server_secret), payload.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(bytes.fromhex(server_secret), (domain + payload).encode(), hashlib.sha256).hexdigest()
     return f"{payload}.{signature}"
 
 
-def read_session(server_secret: str, token: str, now: float) -> str | None:
-    """The key id of a valid, unexpired session token, else None."""
+def _read_signed(server_secret: str, token: str, now: float, domain: str) -> str | None:
+    """The key id of a valid, unexpired ``_signed`` token of ``domain``, else None."""
     parts = token.split(".")
     # ASCII digits only, and few of them: str.isdigit() accepts '²' (int() then raises) and int() refuses > 4300
     if len(parts) != 3 or not EXPIRY.fullmatch(parts[1]):
@@ -70,6 +76,33 @@ def read_session(server_secret: str, token: str, now: float) -> str | None:
     key_id, expires_at, _ = parts
     if int(expires_at) < now:
         return None
-    expected = sign_session(server_secret, key_id, int(expires_at))
+    expected = _signed(server_secret, key_id, int(expires_at), domain)
     # bytes: compare_digest raises TypeError on non-ASCII str (a tampered cookie)
     return key_id if hmac.compare_digest(expected.encode(), token.encode()) else None
+
+
+def sign_session(server_secret: str, key_id: str, expires_at: int) -> str:
+    """A dashboard session token for ``key_id`` valid until ``expires_at`` (epoch seconds)."""
+    return _signed(server_secret, key_id, expires_at, "")
+
+
+def read_session(server_secret: str, token: str, now: float) -> str | None:
+    """The key id of a valid, unexpired session token, else None."""
+    return _read_signed(server_secret, token, now, "")
+
+
+def is_access_token(value: str) -> bool:
+    """Whether a bearer value is an access token (rather than an API key)."""
+    return value.startswith(ACCESS_PREFIX)
+
+
+def sign_access_token(server_secret: str, key_id: str, expires_at: int) -> str:
+    """An access token acting as key ``key_id`` (or :data:`LOCAL_KEY_ID`) until ``expires_at`` (epoch seconds)."""
+    return ACCESS_PREFIX + _signed(server_secret, key_id, expires_at, "access:")
+
+
+def read_access_token(server_secret: str, token: str, now: float) -> str | None:
+    """The key id (or :data:`LOCAL_KEY_ID`) of a valid, unexpired access token, else None."""
+    if not is_access_token(token):
+        return None
+    return _read_signed(server_secret, token[len(ACCESS_PREFIX):], now, "access:")
