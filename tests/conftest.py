@@ -70,7 +70,8 @@ class LiveServer:
 
 
 def start_server(store: Store, **overrides: object) -> LiveServer:
-    settings = Settings(port=free_port(), **overrides)  # type: ignore[arg-type]
+    # gRPC off unless asked for: the default port (4317) is one per machine
+    settings = Settings(**{"port": free_port(), "grpc_port": 0, **overrides})  # type: ignore[arg-type]
     config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=settings.port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -121,7 +122,8 @@ class ServeProcess:
 
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
-        env = {**os.environ, "THREADLINE_LOG_LEVEL": "info", **(self.env or {})}
+        # gRPC off unless env asks for a port: the default (4317) is one per machine
+        env = {**os.environ, "THREADLINE_LOG_LEVEL": "info", "THREADLINE_GRPC_PORT": "0", **(self.env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "threadline", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
             stdout=log, stderr=subprocess.STDOUT, env=env)

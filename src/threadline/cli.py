@@ -24,6 +24,8 @@ log = logging.getLogger("threadline")
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to bind [env THREADLINE_HOST; default 127.0.0.1]")]
 PortOpt = Annotated[int | None, typer.Option(help="Port [env THREADLINE_PORT; default 4318]")]
+GrpcPortOpt = Annotated[int | None, typer.Option(
+    "--grpc-port", help="OTLP/gRPC port on the same host; 0 turns gRPC off [env THREADLINE_GRPC_PORT; default 4317]")]
 DataDirOpt = Annotated[Path | None, typer.Option(help="Embedded data directory [env THREADLINE_DATA_DIR; "
                                                       "default ./.threadline]")]
 QueueOpt = Annotated[str | None, typer.Option(
@@ -37,6 +39,28 @@ ClusterOpt = Annotated[str | None, typer.Option(
 WorkersOpt = Annotated[int | None, typer.Option(
     "--workers", min=0, help="Queue consumers inside this server [env THREADLINE_WORKERS; default 2 on the "
     "embedded store, 0 with --clickhouse]")]
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print the installed distribution's version and exit 0."""
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from threadline import __version__
+
+        try:
+            installed = version("threadline")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            installed = __version__
+        typer.echo(f"threadline {installed}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit")] = False) -> None:
+    # Typer runs this before any command; --version (eager) exits from its callback before a command is needed.
+    pass
 
 
 def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None,
@@ -90,23 +114,26 @@ def _server(settings: Settings) -> uvicorn.Server:
 
 
 def _announce(settings: Settings) -> None:
+    from threadline.grpc.server import listen_address
     from threadline.queue.connection import redacted
 
     base = f"http://{settings.host}:{settings.port}"
     # The ClickHouse URL may carry a password (http://user:pass@host:8123): logged without it.
     where = (redacted(settings.clickhouse_url) if settings.clickhouse_url
              else f"embedded chDB at {settings.data_dir.resolve()}")
-    log.info("Threadline serving on %s  (dashboard: %s/, OTLP: %s/v1/traces, sessions: %s/v1/sessions, docs: "
-             "%s/docs; store: %s)", base, base, base, base, base, where)
+    grpc = f"http://{listen_address(settings.host, settings.grpc_port)}" if settings.grpc_port else "off"
+    log.info("Threadline serving on %s  (dashboard: %s/, OTLP: %s/v1/traces, OTLP/gRPC: %s, sessions: "
+             "%s/v1/sessions, docs: %s/docs; store: %s)", base, base, base, grpc, base, base, where)
 
 
 @app.command()
 def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None, queue: QueueOpt = None,
-          clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None, workers: WorkersOpt = None) -> None:
-    """Run the server: OTLP/HTTP and native ingest, the sessions API. Opens (creating and migrating) the store.
-    With --queue, ingest goes through Redis Streams (see docs/scaling-out.md)."""
+          clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None, workers: WorkersOpt = None,
+          grpc_port: GrpcPortOpt = None) -> None:
+    """Run the server: OTLP/HTTP, OTLP/gRPC and native ingest, the sessions API. Opens (creating and migrating)
+    the store. With --queue, ingest goes through Redis Streams (see docs/scaling-out.md)."""
     settings = _settings(host, port, data_dir, queue_url=queue, clickhouse_url=clickhouse, cluster=cluster,
-                         workers=workers)
+                         workers=workers, grpc_port=grpc_port)
     _configure_logging(settings.log_level)
     server = _server(settings)
     original_startup = server.startup
@@ -163,7 +190,7 @@ def migrate(data_dir: DataDirOpt = None, clickhouse: ClickhouseOpt = None, clust
 
 
 @app.command()
-def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None,
+def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None, grpc_port: GrpcPortOpt = None,
          sessions: Annotated[int, typer.Option(min=1, help="Number of sessions to generate")] = 500,
          seed: Annotated[int, typer.Option(help="Random seed of the generated data")] = 7,
          api_key: Annotated[str | None, typer.Option(
@@ -172,7 +199,7 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
     """Start the server, load realistic demo sessions through the real OTLP path, then keep serving."""
     from threadline.demo.generator import DemoExportError, generate_and_send
 
-    settings = _settings(host, port, data_dir)
+    settings = _settings(host, port, data_dir, grpc_port=grpc_port)
     _configure_logging(settings.log_level)
     server = _server(settings)
     thread = threading.Thread(target=server.run, name="threadline-server", daemon=True)

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(4318, ge=0, le=65535, description="HTTP port (4318 is the OTLP/HTTP default).")
+    grpc_port: int = Field(
+        4317, ge=0, le=65535, description="OTLP/gRPC port (4317 is the OTLP/gRPC default), on the HTTP server's "
+        "host; 0 turns the gRPC receiver off."
+    )
     data_dir: Path = Field(Path(".threadline"), description="Directory of the embedded chDB store.")
     database: str = Field(
         "threadline", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="ClickHouse database holding the tables."

@@ -45,6 +45,7 @@ from threadline.writer.commit import BatchCommitter
 from threadline.writer.group_commit import GroupCommitWriter
 
 if TYPE_CHECKING:
+    from threadline.grpc.server import GrpcReceiver
     from threadline.queue.pool import WorkerPool
     from threadline.queue.producer import QueueProducer
 
@@ -126,9 +127,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         touch = asyncio.create_task(_record_key_use(state), name="threadline-key-use")
         for job in await asyncio.to_thread(unfinished_jobs, opened, deletion.KIND):
             state.spawn(asyncio.to_thread(deletion.run_deletion, opened, committer, job))  # cut short by a stop
+        receiver: GrpcReceiver | None = None
         try:
+            if settings.grpc_port:  # OTLP/gRPC on this event loop; a port it cannot bind fails the start
+                from threadline.grpc.server import start_receiver
+
+                receiver = await start_receiver(state)
+                state.grpc_port = receiver.port
             yield
         finally:
+            if receiver is not None:  # before the writer stops: in-flight exports still commit
+                await receiver.stop()
             touch.cancel()
             if state.tasks:
                 await asyncio.wait(state.tasks)

@@ -26,29 +26,59 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def presented_key(request: Request) -> str | None:
-    """The API key a request carries, if any."""
-    authorization = request.headers.get("authorization", "")
+def key_from_headers(authorization: str, x_api_key: str) -> str | None:
+    """The API key of an ``Authorization`` value (``Bearer <key>``) or else an ``x-api-key`` value, if any. Shared
+    by HTTP headers and gRPC metadata."""
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.headers.get("x-api-key", "").strip() or None
+    return x_api_key.strip() or None
+
+
+def presented_key(request: Request) -> str | None:
+    """The API key a request carries, if any."""
+    return key_from_headers(request.headers.get("authorization", ""), request.headers.get("x-api-key", ""))
+
+
+def throttle_wait(state: AppState, address: str) -> int:
+    """Seconds ``address`` must wait after too many recent authentication failures (0: it may try); a wait is
+    counted as a throttled request."""
+    wait = state.throttle.retry_after(address)
+    if wait:
+        state.metrics.auth_throttled.inc()
+    return wait
 
 
 def check_throttle(state: AppState, address: str) -> None:
     """Raise 429 while ``address`` has too many recent authentication failures."""
-    wait = state.throttle.retry_after(address)
+    wait = throttle_wait(state, address)
     if wait:
-        state.metrics.auth_throttled.inc()
         raise Problem(429, f"too many failed authentication attempts from this address; retry in {wait} s",
                       headers={"Retry-After": str(wait)})
 
 
-def refuse(state: AppState, address: str, error: AuthError) -> Problem:
-    """Count a failure and build its 401."""
+def record_failure(state: AppState, address: str, error: AuthError) -> None:
+    """Count an authentication failure of ``address`` (the throttle's and /metrics' count)."""
     state.throttle.record(address)
     state.metrics.auth_failures.labels(error.reason).inc()
+
+
+def refuse(state: AppState, address: str, error: AuthError) -> Problem:
+    """Count a failure and build its 401."""
+    record_failure(state, address, error)
     return Problem(401, str(error), headers={"WWW-Authenticate": 'Bearer realm="threadline"'})
+
+
+async def key_principal(state: AppState, address: str, key: str | None) -> Principal:
+    """Who a request with API key ``key`` (None: no credentials, which local development mode accepts) from
+    ``address`` acts as. Raises AuthError after counting the failure. The caller checks the throttle first."""
+    try:
+        if key is not None:
+            return await asyncio.to_thread(state.auth.authenticate_key, key)
+        return await asyncio.to_thread(state.auth.anonymous)
+    except AuthError as exc:
+        record_failure(state, address, exc)
+        raise
 
 
 def _same_origin(request: Request) -> bool:

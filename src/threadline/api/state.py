@@ -1,4 +1,5 @@
-"""What the request handlers share, held on ``app.state``: settings, store, writer, prices, auth, metrics."""
+"""What the request handlers share, held on ``app.state``: settings, store, writer, prices, auth, metrics (the
+OTLP/gRPC services share it too)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class AppState:
     throttle: FailureThrottle
     metrics: Metrics
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    grpc_port: int = 0  # the port the OTLP/gRPC receiver listens on; 0 while it is off
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` in the background, keeping a reference until it ends (shutdown waits for it)."""

@@ -27,12 +27,14 @@ async def healthz() -> dict[str, str]:
                                                         "Retry-After)"}))
 async def readyz(state: Annotated[AppState, Depends(app_state)]) -> dict[str, str | int]:
     """200 when the store answers a query and, in queue mode, Redis answers; 503 otherwise. Reports spans waiting
-    for the writer and, in queue mode, batches waiting in the queue and in its dead-letter stream."""
+    for the writer, the OTLP/gRPC receiver (``grpc``: its port, or ``off``) and, in queue mode, batches waiting in
+    the queue and in its dead-letter stream."""
     try:
         await asyncio.to_thread(state.store.select, "SELECT 1 AS ok", tag="readyz")
     except Exception as exc:
         raise Problem(503, f"the store is not answering: {exc}", headers={"Retry-After": "1"}) from None
-    ready: dict[str, str | int] = {"status": "ready", "pending_spans": state.writer.pending_spans}
+    ready: dict[str, str | int] = {"status": "ready", "pending_spans": state.writer.pending_spans,
+                                   "grpc": state.grpc_port or "off"}
     if isinstance(state.writer, QueueProducer):
         try:
             shards, dlq = await state.writer.depths()
