@@ -16,7 +16,7 @@ from threadline.store.gateway import Store
 PROJECT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DEFAULT_PROJECT = "default"
 DATA_TABLES = ("spans", "trace_sessions", "trace_rollups", "session_rollups", "session_annotations", "scores", "logs",
-               "jobs", "deleted_session_traces")
+               "jobs", "deleted_session_traces", "trace_state")
 
 
 class ProjectError(ValueError):

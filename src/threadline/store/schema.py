@@ -320,6 +320,98 @@ TRACE_TEXT_INDEXES = tuple(
     )
 )
 
+# The writer's per-trace merge state (threadline.writer.trace_state): narrow (no text), one row per trace, keyed by
+# trace so a commit finds the state of the traces it touches by primary key. ``span_ids`` is the set of stored span
+# ids (a batch repeating one of them takes the exact re-read path); ``*_key`` columns are the sort keys of the
+# current winner of each argMin/argMax field; the winners' texts are those of the trace's ``trace_rollups`` row of
+# the same version. The bloom filter lets the lookup of a brand-new trace id (most ids a batch touches) skip the
+# granule read.
+TRACE_STATE = CreateTable("trace_state", """\
+    project_id LowCardinality(String),
+    trace_id String,
+    session_id String,
+    session_key String,
+    named_sessions Array(String),
+    excluded_sessions Array(String) COMMENT 'sessions this trace was deleted from (DELETE /v1/sessions)',
+    user_id String,
+    user_key String,
+    name String,
+    name_key String,
+    start_time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    end_time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    span_count UInt32,
+    llm_call_count UInt32,
+    tool_call_count UInt32,
+    error_count UInt32,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    usage_tokens UInt64,
+    reported_tokens UInt64,
+    usage_cost_usd Float64,
+    reported_cost_usd Float64,
+    models Array(LowCardinality(String)),
+    tags Array(String),
+    status_code LowCardinality(String),
+    status_key String,
+    end_state LowCardinality(String),
+    end_state_key String,
+    previous_session_id String,
+    previous_key String,
+    metadata Map(LowCardinality(String), String),
+    metadata_key String,
+    input_key String,
+    output_key String,
+    span_ids Array(String) CODEC(ZSTD(1)),
+    version UInt64,
+    INDEX trace_id_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 1""", ReplacingMergeTree("version"),
+    """ORDER BY (project_id, trace_id)
+SETTINGS index_granularity = 256""",
+    BY_TRACE)
+
+# Write-ahead record of the batches whose rollups are pending: a row (done = 0) before a batch's spans are inserted,
+# the same batch id again (done = 1) once its rollups are written. Start-up replays every batch still pending
+# (a crash or kill -9 between the two), recomputing its traces from the stored spans. Rows expire after 7 days.
+ROLLUP_JOURNAL = CreateTable("rollup_journal", """\
+    batch_id String,
+    keys Array(Tuple(String, String)) CODEC(ZSTD(1)),
+    done UInt8,
+    created_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    version UInt64""", ReplacingMergeTree("version"), """ORDER BY batch_id
+TTL toDateTime(created_at) + INTERVAL 7 DAY""",
+    UNSHARDED)
+
+# Migration 5 hands every trace stored before it to the journal, so the first start after the upgrade builds their
+# trace_state rows (by the writer's one definition) before accepting writes.
+BACKFILL_TRACE_STATE = """
+INSERT INTO {db}.rollup_journal (batch_id, keys, done, version)
+SELECT concat('migration-5-', toString(bucket)), groupArray((project_id, trace_id)), 0, 1
+FROM (SELECT DISTINCT project_id, trace_id, cityHash64(project_id, trace_id) % 4096 AS bucket FROM {db}.spans)
+GROUP BY bucket
+"""
+
+# Column codecs of the write-heavy tables (issue 11): ids and text in ZSTD, times Delta+ZSTD, counters T64.
+SPANS_CODECS = tuple(
+    AlterStorage(SPANS, f"MODIFY COLUMN {definition}") for definition in (
+        "trace_id String CODEC(ZSTD(1))",
+        "span_id String CODEC(ZSTD(1))",
+        "parent_span_id String CODEC(ZSTD(1))",
+        "session_id String CODEC(ZSTD(1))",
+        "user_id String CODEC(ZSTD(1))",
+        "name String CODEC(ZSTD(1))",
+        "status_message String CODEC(ZSTD(1))",
+        "duration_ns UInt64 CODEC(T64, ZSTD(1))",
+        "input_tokens UInt64 CODEC(T64, ZSTD(1))",
+        "output_tokens UInt64 CODEC(T64, ZSTD(1))",
+        "total_tokens UInt64 CODEC(T64, ZSTD(1))",
+        "input String CODEC(ZSTD(3))",
+        "output String CODEC(ZSTD(3))",
+        "attributes Map(LowCardinality(String), String) CODEC(ZSTD(3))",
+        "resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(3))",
+        "events_attributes Array(Map(LowCardinality(String), String)) CODEC(ZSTD(3))",
+        "ingested_at DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1))",
+    )
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -329,9 +421,14 @@ MIGRATIONS: tuple[Migration, ...] = (
               (SCORES, LOGS, DELETED_SESSION_TRACES, JOBS,
                AddColumn(SESSION_ANNOTATIONS, "user_id String AFTER name"))),
     Migration(4, "content search indexes on trace rollups", TRACE_TEXT_INDEXES),
+    Migration(5, "incremental write path: trace state, rollup journal, text flags, codecs",
+              (TRACE_STATE, ROLLUP_JOURNAL,
+               AddColumn(TRACE_ROLLUPS, "has_input UInt8 DEFAULT input != '' AFTER output"),
+               AddColumn(TRACE_ROLLUPS, "has_output UInt8 DEFAULT output != '' AFTER has_input"),
+               *SPANS_CODECS, Statement(BACKFILL_TRACE_STATE))),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
-                                   DELETED_SESSION_TRACES, JOBS)
+                                   DELETED_SESSION_TRACES, JOBS, TRACE_STATE, ROLLUP_JOURNAL)
 # Tables stored as ``<name>_local`` behind a Distributed table on a cluster (the gateway sends their mutations there).
 SHARDED_TABLES = frozenset(table.name for table in TABLES if table.storage_name != table.name)

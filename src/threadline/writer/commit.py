@@ -1,8 +1,19 @@
-"""Commit one batch of span rows: insert the spans, resolve trace→session links, recompute rollups.
+"""Commit one batch of span rows: insert the spans, fold them into their traces' state, write the rollups.
 
 This is the only code path that writes spans and rollups; the embedded group-commit writer and the scaled worker
-both call :meth:`BatchCommitter.commit`. It is idempotent: committing the same rows again inserts nothing new (the
-deduplication token, and ``ReplacingMergeTree`` keys) and recomputes the same rollups.
+both call :meth:`BatchCommitter.insert` then :meth:`BatchCommitter.recompute_inserted`. The work of a commit is
+bounded by its batch (DESIGN.md, "A commit's cost is proportional to its batch"):
+
+1. the batch is recorded as pending in the journal (:mod:`threadline.writer.journal`), then its spans are inserted;
+2. the touched traces' narrow merge states are read by primary key (``trace_state``); a trace whose batch spans are
+   all new to it is folded incrementally (:func:`threadline.writer.trace_state.fold`), a trace the batch repeats a
+   span of (a replay or a corrected resend) is rebuilt from its deduplicated stored spans by the same fold;
+3. trace rollups are written, with tombstones under every session a trace may have left; each touched session is
+   re-aggregated from its traces' narrow rollup columns, and only its two winning texts are fetched (usually from
+   this batch, else from a cache of recent texts, else by primary key);
+4. links, then trace states, then the journal's "done" are written last: a commit cut short anywhere is redone
+   exactly by its replay (the spans it inserted are in storage but not in the state, or are in both and take the
+   rebuild path), by the next commit of this process (its traces are rebuilt), or by the next start (the journal).
 """
 
 from __future__ import annotations
@@ -12,47 +23,65 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from threadline import rollups
 from threadline.ingest.spans import SpanBatch, as_table
 from threadline.store.gateway import Store
+from threadline.writer import journal
+from threadline.writer.text_cache import TextCache
+from threadline.writer.trace_state import (
+    SpanFacts,
+    TraceState,
+    fold,
+    rollups_table,
+    state_from_row,
+    states_table,
+)
 
 log = logging.getLogger("threadline.writer")
 Key = tuple[str, str]
 # Held around every rollup pass over the given project ids, beside the committer's own (per-process) lock: the
 # scaled deployment passes Redis locks here, so passes of every process that writes rollups are serialised.
 RecomputeGuard = Callable[[set[str]], AbstractContextManager[None]]
-# Longer than a batch can wait in the group-commit queue plus its commit (the queue is bounded by
-# max_pending_spans), so every span of a batch cut short by a crash was ingested within it.
-RECOVERY_WINDOW_S = 120
-RECENT_TRACES = """
-SELECT DISTINCT project_id, trace_id FROM {db}.spans
-WHERE ingested_at >= (SELECT max(ingested_at) FROM {db}.spans) - toIntervalSecond({window:UInt32})
-"""
+RECOVERY_CHUNK = 5000
 
 
 @dataclass(frozen=True)
 class CommitResult:
-    """What a commit did: spans inserted, traces and sessions whose rollups were recomputed, traces that changed
-    session."""
+    """What a commit did: spans inserted, traces and sessions whose rollups were written, traces that changed
+    session, and traces rebuilt from their stored spans (replays, corrections, recoveries)."""
 
     spans: int
     traces: int
     sessions: int
     moved_traces: int
+    rebuilt_traces: int = 0
 
 
 @dataclass(frozen=True)
 class InsertedBatch:
-    """A batch whose spans are inserted: the (project_id, trace_id) pairs it touched and its span count."""
+    """A batch whose spans are inserted: the (project_id, trace_id) pairs it touched, its span count, the rollup
+    facts of its spans, and the journal ids of the batches it holds (several once merged)."""
 
     traces: list[Key]
     spans: int
+    facts: SpanFacts | None = None
+    batch_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def merge(cls, batches: Sequence[InsertedBatch]) -> InsertedBatch:
+        """One batch of several inserted ones (their rollups are written in one pass)."""
+        facts = [b.facts for b in batches if b.facts is not None and len(b.facts)]
+        merged: SpanFacts | None = None
+        if facts:
+            merged = SpanFacts({name: [v for f in facts for v in f.columns[name]] for name in facts[0].columns})
+        return cls(sorted({key for b in batches for key in b.traces}), sum(b.spans for b in batches), merged,
+                   tuple(i for b in batches for i in b.batch_ids))
 
 
 def batch_token(table: pa.Table) -> str:
@@ -67,21 +96,38 @@ def batch_token(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class _Pass:
+    """The traces of one rollup pass: their new states, the session each was in before (None: no state), and
+    the (project, session, trace) rows each may have left."""
+
+    states: list[TraceState] = field(default_factory=list)
+    prior: dict[Key, str | None] = field(default_factory=dict)
+    prior_version: dict[Key, int] = field(default_factory=dict)
+    rebuilt: int = 0
+
+
 class BatchCommitter:
     """Commits batches to ``store``; one rollup pass at a time (passes of one process are serialised by a lock).
 
-    ``guard``: a context manager factory entered, with the project ids of the pass, before that lock. Rollup
-    versions are taken before the pass reads, so two concurrent passes over one session could let the older read
-    win; across processes (queue workers, and the API's session deletions beside them) the guard serialises them.
+    ``guard``: a context manager factory entered, with the project ids of the pass, before that lock. A pass reads
+    trace states and writes newer ones, so two concurrent passes over one trace could lose one's spans; across
+    processes (queue workers, and the API's session deletions beside them) the guard serialises them.
+    ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`).
     """
 
-    def __init__(self, store: Store, guard: RecomputeGuard | None = None) -> None:
+    def __init__(self, store: Store, guard: RecomputeGuard | None = None, *,
+                 text_cache_bytes: int = 64 * 1024 * 1024) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._version = 0
         self._guard = guard
+        self._texts = TextCache(text_cache_bytes)
+        # Traces of a pass that failed part-way: their stored spans may be ahead of their state, so the next pass
+        # rebuilds them from the spans (whether or not a replay of the failed batch ever comes).
+        self._suspect: set[Key] = set()
 
-    def _serialised(self, traces: list[Key]) -> AbstractContextManager[None]:
+    def _serialised(self, traces: Iterable[Key]) -> AbstractContextManager[None]:
         if self._guard is None:
             return contextlib.nullcontext()
         return self._guard({project for project, _ in traces})
@@ -92,20 +138,22 @@ class BatchCommitter:
         return self._version
 
     def commit(self, rows: SpanBatch, token: str | None = None) -> CommitResult:
-        """Insert ``rows`` (span rows, or their Arrow table, of any projects) and recompute what they touch.
+        """Insert ``rows`` (span rows, or their Arrow table, of any projects) and write what they touch.
         Raises StoreError; on error the batch may be committed again safely."""
         return self.recompute_inserted(self.insert(rows, token))
 
     def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
-        """First half of a commit: insert the spans (safe to run beside :meth:`recompute_inserted` of another
-        batch). Raises StoreError."""
+        """First half of a commit: journal the batch as pending and insert its spans (safe to run beside
+        :meth:`recompute_inserted` of another batch). Raises StoreError."""
         if not len(rows):
             return InsertedBatch([], 0)
         table = as_table(rows)
-        self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token or batch_token(table))
+        token = token or batch_token(table)
         traces = sorted(set(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
                                 strict=True)))
-        return InsertedBatch(traces, table.num_rows)
+        journal.record_pending(self.store, token, traces)
+        self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token)
+        return InsertedBatch(traces, table.num_rows, SpanFacts.from_spans(table), (token,))
 
     def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
         """Second half of a commit: links and rollups of an inserted batch's traces (one at a time per process).
@@ -113,7 +161,7 @@ class BatchCommitter:
         if not inserted.traces:
             return CommitResult(0, 0, 0, 0)
         with self._serialised(inserted.traces), self._lock:
-            return self._recompute(inserted.traces, inserted.spans)
+            return self._pass(inserted.traces, inserted.facts, inserted.spans, inserted.batch_ids)
 
     def next_version(self) -> int:
         """A rollup version later than every rollup this committer wrote (for rows written beside it, such as a
@@ -122,83 +170,188 @@ class BatchCommitter:
             return self._next_version()
 
     def recompute_traces(self, traces: list[Key]) -> CommitResult:
-        """Recompute links and rollups of ``traces`` ((project_id, trace_id) pairs) from stored spans."""
+        """Rebuild links and rollups of ``traces`` ((project_id, trace_id) pairs) from their stored spans."""
         keys = sorted(set(traces))
         with self._serialised(keys), self._lock:
-            return self._recompute(keys, 0)
+            return self._pass(keys, None, 0, ())
 
-    def recover(self, window_s: int = RECOVERY_WINDOW_S, chunk: int = 5000) -> int:
-        """Recompute the rollups of the traces ingested in the last ``window_s`` before the latest span. A crash
-        between a batch's spans insert and its rollup inserts (never acknowledged) leaves those rollups stale
-        until the trace is written again; run this on start, before accepting writes. Returns the trace count."""
-        rows = self.store.select(RECENT_TRACES, {"window": window_s}, tag="writer.recover")
-        traces = [(r["project_id"], r["trace_id"]) for r in rows]
-        for at in range(0, len(traces), chunk):
-            self.recompute_traces(traces[at:at + chunk])
-        if traces:
-            log.info("recomputed the rollups of %d recently ingested trace(s)", len(traces))
-        return len(traces)
+    def recover(self, chunk: int = RECOVERY_CHUNK) -> int:
+        """Rebuild the traces of every batch the journal still holds as pending (a crash between a batch's insert
+        and its rollups; after an upgrade, every trace stored before the trace states existed). Run on start,
+        before accepting writes. Returns the number of traces rebuilt."""
+        count = 0
+        for batch_id, keys in journal.pending(self.store):
+            for at in range(0, len(keys), chunk):
+                count += self.recompute_traces(keys[at:at + chunk]).traces
+            journal.record_done(self.store, [batch_id])
+        if count:
+            log.info("rebuilt the rollups of %d trace(s) of pending batches", count)
+        return count
 
-    def _recompute(self, traces: list[Key], span_count: int) -> CommitResult:
+    # ------------------------------------------------------------------------------------------------ the pass
+
+    def _pass(self, keys: list[Key], facts: SpanFacts | None, span_count: int,
+              batch_ids: Sequence[str]) -> CommitResult:
+        everything = sorted(set(keys) | self._suspect)
+        try:
+            result = self._write(everything, facts, span_count, batch_ids)
+        except Exception:
+            self._suspect.update(everything)
+            raise
+        self._suspect.difference_update(everything)
+        return result
+
+    def _write(self, keys: list[Key], facts: SpanFacts | None, span_count: int,
+               batch_ids: Sequence[str]) -> CommitResult:
         version = self._next_version()
-        old = {(r["project_id"], r["trace_id"]): r["session_id"] for r in
-               self.store.select(rollups.CURRENT_LINKS, {"keys": traces}, tag="writer.current_links")}
-        fresh = self.store.select_arrow(rollups.TRACE_ROLLUP_SELECT, {"keys": traces}, tag="writer.trace_rollups",
-                                       settings=rollups.SETTINGS)
-        named = fresh.column("named_sessions").to_pylist()
-        fresh = fresh.drop_columns(["named_sessions"])
-        projects = fresh.column("project_id").to_pylist()
-        trace_ids = fresh.column("trace_id").to_pylist()
-        sessions = fresh.column("session_id").to_pylist()
-        keys = list(zip(projects, trace_ids, strict=True))
-        new = dict(zip(keys, sessions, strict=True))
+        stored = {(r["project_id"], r["trace_id"]): state_from_row(r) for r in
+                  self.store.select(rollups.TRACE_STATES, {"keys": keys}, tag="writer.trace_states")}
+        work = self._fold(keys, facts, stored)
+        self._read_missing_texts(work)
+        states = work.states
 
-        changed = [(p, t, s) for (p, t), s in new.items() if old.get((p, t)) != s]
-        moved = [(p, t, old[(p, t)]) for (p, t), s in new.items() if (p, t) in old and old[(p, t)] != s]
-        # Where a trace may still have a rollup row besides its new session: the session its link records, and,
-        # since a commit cut short leaves rows that no link records (links are written last), every session its
-        # spans name, and the no-session group unless a completed commit already put it in a session.
-        # Keyed by (project, trace): one trace id may be in several projects of a batch.
-        left: list[tuple[int, str]] = []  # (row of fresh, session it leaves)
-        for index, (key, session, names) in enumerate(zip(keys, sessions, named, strict=True)):
-            prior = old.get(key)
-            candidates = set(names) | ({prior} if prior is not None else set()) | ({""} if not prior else set())
-            left += [(index, other) for other in sorted(candidates - {session})]
-        count = fresh.num_rows
-        versions = pa.array([version] * count, pa.uint64())
-        live = fresh.append_column("version", versions).append_column("is_deleted", pa.array([0] * count, pa.uint8()))
+        left: list[tuple[str, str, str]] = []  # (project, session it leaves, trace)
+        for state in states:
+            prior = work.prior[state.key]
+            candidates = set(state.named_sessions) | ({prior} if prior is not None else set()) | (
+                {""} if not prior else set())
+            left += [(state.project_id, other, state.trace_id) for other in sorted(candidates - {state.session_id})]
+        live = rollups_table(states, version)
         if left:
             # A tombstone replaces the trace's row under each session (or the no-session group) it left.
-            stale = live.take(pa.array([index for index, _ in left], pa.int64()))
-            stale = stale.set_column(stale.schema.get_field_index("session_id"), "session_id",
-                                     pa.array([other for _, other in left], pa.string()))
+            ghosts = [TraceState(p, t, session_id=s, start_ns=0) for p, s, t in left]
+            stale = rollups_table(ghosts, version)
             stale = stale.set_column(stale.schema.get_field_index("is_deleted"), "is_deleted",
-                                     pa.array([1] * stale.num_rows, pa.uint8()))
-            live = pa.concat_tables([stale, live], promote_options="permissive")
+                                     pa.array([1] * len(left), pa.uint8()))
+            live = pa.concat_tables([stale, live])
         self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups")
+        fresh = {s.key: (s.input or "", s.output or "") for s in states}
 
-        emptied = {(keys[index][0], other) for index, other in left if other}
-        touched = sorted({(p, s) for (p, _), s in new.items() if s} | emptied)
+        emptied = {(p, s) for p, s, _ in left if s}
+        touched = sorted({(s.project_id, s.session_id) for s in states if s.session_id} | emptied)
         if touched:
-            self.store.command(rollups.SESSION_ROLLUP_INSERT, {"keys": touched, "version": version},
-                               tag="writer.session_rollups", settings=rollups.SETTINGS)
-        if emptied:
-            alive = {(r["project_id"], r["session_id"]) for r in
-                     self.store.select(rollups.LIVE_SESSIONS, {"keys": sorted(emptied)}, tag="writer.live_sessions")}
-            gone = sorted(emptied - alive)
-            if gone:
-                self.store.insert("session_rollups", pa.table({
-                    "project_id": [p for p, _ in gone], "session_id": [s for _, s in gone],
-                    "version": pa.array([version] * len(gone), pa.uint64()),
-                    "is_deleted": pa.array([1] * len(gone), pa.uint8()),
-                }), tag="writer.session_tombstones")
+            self._write_sessions(touched, fresh, version)
+
+        changed = [s for s in states if work.prior[s.key] != s.session_id]
         if changed:
-            # Links last: they are how the next commit finds the session a trace leaves. Written before the session
-            # rollups, a commit cut short in between would leave the old session counting the trace for good (its
-            # replay would see no move); written last, a replay redoes the move.
-            links = pa.table({
-                "project_id": [p for p, _, _ in changed], "trace_id": [t for _, t, _ in changed],
-                "session_id": [s for _, _, s in changed], "version": pa.array([version] * len(changed), pa.uint64()),
-            })
-            self.store.insert("trace_sessions", links, tag="writer.insert_links")
-        return CommitResult(span_count, count, len(touched), len(moved))
+            # Links, then states, then the journal, last: a commit cut short before them is redone by its replay.
+            self.store.insert("trace_sessions", pa.table({
+                "project_id": [s.project_id for s in changed], "trace_id": [s.trace_id for s in changed],
+                "session_id": [s.session_id for s in changed],
+                "version": pa.array([version] * len(changed), pa.uint64()),
+            }), tag="writer.insert_links")
+        if states:
+            self.store.insert("trace_state", states_table(states, version), tag="writer.insert_trace_states")
+        journal.record_done(self.store, batch_ids)
+        for state in states:
+            input_text, output_text = fresh[state.key]
+            self._texts.put((state.project_id, state.trace_id, version), input_text, output_text)
+        moved = sum(1 for s in states if work.prior[s.key] is not None and work.prior[s.key] != s.session_id)
+        return CommitResult(span_count, len(states), len(touched), moved, work.rebuilt)
+
+    def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState]) -> _Pass:
+        """New states of ``keys``: folded from ``facts`` where every span is new to the trace, rebuilt from the
+        stored spans otherwise (and for every key when ``facts`` is None)."""
+        work = _Pass()
+        grouped = facts.by_trace() if facts is not None else {}
+        rebuild: list[Key] = []
+        for key in keys:
+            state = stored.get(key)
+            work.prior[key] = state.session_id if state is not None else None
+            if state is not None:
+                work.prior_version[key] = state.version
+            indexes = grouped.get(key)
+            if facts is None or indexes is None or key in self._suspect or (
+                    state is not None and state.overlaps(facts, indexes)):
+                rebuild.append(key)
+                continue
+            state = state or TraceState(*key)
+            fold(state, facts, indexes)
+            work.states.append(state)
+        if rebuild:
+            excluded = {(r["project_id"], r["trace_id"]): set(r["sessions"]) for r in
+                        self.store.select(rollups.EXCLUDED_SESSIONS, {"keys": rebuild}, tag="writer.excluded")}
+            spans = SpanFacts.from_rows(self.store.select_arrow(rollups.SPAN_FACTS, {"keys": rebuild},
+                                                                tag="writer.span_facts"))
+            for key, indexes in spans.by_trace().items():
+                state = TraceState(*key, excluded_sessions=excluded.get(key, set()))
+                fold(state, spans, indexes)
+                work.states.append(state)
+            work.rebuilt = len(rebuild)
+        return work
+
+    def _read_missing_texts(self, work: _Pass) -> None:
+        """Fill in the winners' texts a fold kept from stored spans: from the cache, else from the trace's
+        ``trace_rollups`` row of the state's version (by primary key)."""
+        missing: list[TraceState] = []
+        for state in work.states:
+            if state.texts_known:
+                continue
+            cached = self._texts.get((state.project_id, state.trace_id, work.prior_version.get(state.key, 0)))
+            if cached is not None:
+                state.input = cached[0] if state.input is None else state.input
+                state.output = cached[1] if state.output is None else state.output
+            else:
+                missing.append(state)
+        if not missing:
+            return
+        keys = [(s.project_id, work.prior[s.key] or "", s.trace_id) for s in missing]
+        found = {(r["project_id"], r["trace_id"]): r for r in
+                 self.store.select(rollups.TRACE_TEXTS, {"keys": keys}, tag="writer.trace_texts")}
+        for state in missing:
+            row = found.get(state.key, {"input": "", "output": ""})
+            state.input = row["input"] if state.input is None else state.input
+            state.output = row["output"] if state.output is None else state.output
+
+    def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> None:
+        """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied."""
+        table = self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
+                                        settings=rollups.SETTINGS)
+        projects = table.column("project_id").to_pylist()
+        sessions = table.column("session_id").to_pylist()
+        winners = {side: (table.column(f"{side}_trace").to_pylist(), table.column(f"{side}_version").to_pylist())
+                   for side in ("first_input", "last_output")}
+        texts: dict[str, list[str | None]] = {}
+        fetch: set[tuple[str, str, str]] = set()
+        for side, slot in (("first_input", 0), ("last_output", 1)):
+            traces, versions = winners[side]
+            values: list[str | None] = []
+            for project, session, trace, trace_version in zip(projects, sessions, traces, versions, strict=True):
+                text = self._winner_text((project, trace, trace_version), fresh, slot, version)
+                if text is None:
+                    fetch.add((project, session, trace))
+                values.append(text)
+            texts[side] = values
+        if fetch:
+            found = {(r["project_id"], r["trace_id"]): (r["input"], r["output"]) for r in self.store.select(
+                rollups.TRACE_TEXTS, {"keys": sorted(fetch)}, tag="writer.session_texts")}
+            for side, slot in (("first_input", 0), ("last_output", 1)):
+                traces = winners[side][0]
+                texts[side] = [value if value is not None else found.get((project, trace), ("", ""))[slot]
+                               for value, project, trace in zip(texts[side], projects, traces, strict=True)]
+        rows = table.drop_columns([f"{side}_{part}" for side in winners for part in ("trace", "version")])
+        count = rows.num_rows
+        rows = (rows.append_column("first_input", pa.array(texts["first_input"], pa.string()))
+                .append_column("last_output", pa.array(texts["last_output"], pa.string()))
+                .append_column("version", pa.array([version] * count, pa.uint64()))
+                .append_column("is_deleted", pa.array([0] * count, pa.uint8())))
+        if count:
+            self.store.insert("session_rollups", rows, tag="writer.insert_session_rollups")
+        gone = sorted(set(touched) - set(zip(projects, sessions, strict=True)))
+        if gone:
+            self.store.insert("session_rollups", pa.table({
+                "project_id": [p for p, _ in gone], "session_id": [s for _, s in gone],
+                "version": pa.array([version] * len(gone), pa.uint64()),
+                "is_deleted": pa.array([1] * len(gone), pa.uint8()),
+            }), tag="writer.session_tombstones")
+
+    def _winner_text(self, key: tuple[str, str, int], fresh: dict[Key, tuple[str, str]], slot: int,
+                     version: int) -> str | None:
+        project, trace, trace_version = key
+        if not trace:
+            return ""  # no trace of the session has this text
+        if trace_version == version and (project, trace) in fresh:
+            return fresh[(project, trace)][slot]
+        cached = self._texts.get(key)
+        return cached[slot] if cached is not None else None
+

@@ -139,8 +139,7 @@ class GroupCommitWriter:
             stopping = item is None
             if not items:
                 continue
-            merged = InsertedBatch(sorted({key for _, done in items for key in done.traces}),
-                                   sum(done.spans for _, done in items))
+            merged = InsertedBatch.merge([done for _, done in items])
             try:
                 await asyncio.to_thread(self.committer.recompute_inserted, merged)
             except Exception as exc:

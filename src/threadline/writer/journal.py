@@ -1,0 +1,51 @@
+"""The write-ahead record of batches whose rollups are pending (``rollup_journal``).
+
+A batch is recorded (``done = 0``, with the (project_id, trace_id) pairs it touches) before its spans are inserted,
+and recorded again as done once its rollups are written. A crash or ``kill -9`` in between leaves it pending; the
+next start recomputes its traces from their stored spans before accepting writes (:meth:`BatchCommitter.recover`),
+so no acknowledged or half-written batch is left with stale rollups, however long ago it was written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from threadline import rollups
+from threadline.store.gateway import Store
+
+Key = tuple[str, str]
+_KEYS = pa.list_(pa.struct([("1", pa.string()), ("2", pa.string())]))
+
+
+def _keys_array(batches: Sequence[Sequence[Key]]) -> pa.Array:
+    return pa.array([[{"1": p, "2": t} for p, t in keys] for keys in batches], _KEYS)
+
+
+def record_pending(store: Store, batch_id: str, keys: Sequence[Key]) -> None:
+    """Record that batch ``batch_id`` touching ``keys`` is about to be written. Raises StoreError."""
+    store.insert("rollup_journal", pa.table({
+        "batch_id": [batch_id], "keys": _keys_array([keys]), "done": pa.array([0], pa.uint8()),
+        "version": pa.array([time.time_ns()], pa.uint64()),
+    }), tag="writer.journal_pending")
+
+
+def record_done(store: Store, batch_ids: Sequence[str]) -> None:
+    """Record that the rollups of ``batch_ids`` are written. Raises StoreError."""
+    if not batch_ids:
+        return
+    version = time.time_ns()
+    store.insert("rollup_journal", pa.table({
+        "batch_id": list(batch_ids), "keys": _keys_array([[] for _ in batch_ids]),
+        "done": pa.array([1] * len(batch_ids), pa.uint8()),
+        "version": pa.array([version] * len(batch_ids), pa.uint64()),
+    }), tag="writer.journal_done")
+
+
+def pending(store: Store) -> list[tuple[str, list[Key]]]:
+    """Batches still pending, oldest id first: (batch_id, its (project_id, trace_id) pairs). Raises StoreError."""
+    rows = store.select(rollups.PENDING_BATCHES, tag="writer.journal_pending_read")
+    return [(row["batch_id"], [(str(k[0]), str(k[1])) if not isinstance(k, dict) else (k["1"], k["2"])
+                               for k in row["keys"]]) for row in rows]
