@@ -28,8 +28,6 @@ import httpx
 import pytest
 from conftest import ServeProcess, free_port
 
-from threadline.settings import Settings
-
 pytestmark = pytest.mark.slow
 
 JS_DIR = Path(__file__).parent / "js"
@@ -46,7 +44,6 @@ TOOL_ARGS = '{"city":"Paris"}'
 TOOL_RESULT = '{"city":"Paris","temperatureC":18,"conditions":"sunny"}'
 # The mock model's usage per provider call (run_vercel_ai.mjs): turn 1 calls it twice (tool call, answer), turn 2 once.
 USAGE = [(21, 7), (45, 11), (70, 13)]
-GRPC_RECEIVER = "grpc_port" in Settings.model_fields
 
 if NODE is None:
     pytest.skip("node is not installed: the Vercel AI SDK tests need Node.js 20+", allow_module_level=True)
@@ -114,15 +111,7 @@ def read_session(server: Server, session_id: str, traces: int) -> dict[str, Any]
         time.sleep(0.1)
 
 
-PROTOCOLS = [
-    "proto",
-    "json",
-    pytest.param("grpc", marks=pytest.mark.skipif(
-        not GRPC_RECEIVER, reason="this Threadline has no OTLP/gRPC receiver (no grpc_port setting) yet")),
-]
-
-
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", ["proto", "json", "grpc"])
 def test_two_turns_with_a_tool_call_land_in_one_session_with_their_conversation(server: Server,
                                                                                 protocol: str) -> None:
     session_id = f"vercel-{protocol}-{uuid.uuid4().hex[:8]}"
