@@ -41,8 +41,18 @@ PREVIOUS_SESSION_ID: tuple[Key, ...] = (
 
 END_STATE: tuple[Key, ...] = (
     Key("session.end_state", "Threadline convention"),
-    Key("agentops.session.end_state", "AgentOps"),
+    Key("agentops.session.end_state", "AgentOps SDK (the session span; end_trace(end_state=...))"),
 )
+
+# Reported end states (lowercased) to Threadline's. AgentOps writes its legacy strings ("Success", "Fail",
+# "Indeterminate"), TraceState names ("SUCCESS", "ERROR", "UNSET"), OpenTelemetry status codes ("StatusCode.OK"...)
+# and "Shutdown" / "Reinitialized" when the SDK ends a trace itself (process exit, re-init). Other values are ignored.
+END_STATE_VALUES: dict[str, str] = {
+    "success": "success", "failure": "failure", "indeterminate": "indeterminate",
+    "fail": "failure", "error": "failure", "statuscode.ok": "success", "statuscode.error": "failure",
+    "unset": "indeterminate", "statuscode.unset": "indeterminate", "shutdown": "indeterminate",
+    "reinitialized": "indeterminate",
+}
 
 INPUT_TOKENS: tuple[Key, ...] = (
     Key("gen_ai.usage.input_tokens", "OpenTelemetry GenAI semantic conventions"),
@@ -74,6 +84,7 @@ MODEL: tuple[Key, ...] = (
     Key("llm.model_name", "OpenInference semantic conventions"),
     Key("ai.response.model", "Vercel AI SDK telemetry (the model that answered)"),
     Key("ai.model.id", "Vercel AI SDK telemetry (the model asked for)"),
+    Key("langfuse.observation.model.name", "Langfuse OpenTelemetry attributes (generations)"),
 )
 
 INPUT: tuple[Key, ...] = (
@@ -81,7 +92,6 @@ INPUT: tuple[Key, ...] = (
     Key("gen_ai.prompt", "OpenTelemetry GenAI semantic conventions (span attribute form)"),
     Key("gen_ai.input.messages", "OpenTelemetry GenAI semantic conventions (1.37+)"),
     Key("gen_ai.prompt.0.content", "OpenLLMetry indexed prompts"),
-    Key("langfuse.observation.input", "Langfuse OpenTelemetry attributes"),
     Key("ai.toolCall.args", "Vercel AI SDK telemetry (ai.toolCall spans: the tool's arguments, JSON)"),
 )
 
@@ -90,7 +100,6 @@ OUTPUT: tuple[Key, ...] = (
     Key("gen_ai.completion", "OpenTelemetry GenAI semantic conventions (span attribute form)"),
     Key("gen_ai.output.messages", "OpenTelemetry GenAI semantic conventions (1.37+)"),
     Key("gen_ai.completion.0.content", "OpenLLMetry indexed completions"),
-    Key("langfuse.observation.output", "Langfuse OpenTelemetry attributes"),
     Key("ai.response.text", "Vercel AI SDK telemetry (generateText, streamText spans)"),
     Key("ai.response.object", "Vercel AI SDK telemetry (generateObject, streamObject spans: the object, JSON)"),
     Key("ai.toolCall.result", "Vercel AI SDK telemetry (ai.toolCall spans: the tool's result, JSON)"),
@@ -113,6 +122,7 @@ TRACE_TOTAL_TOKENS: tuple[Key, ...] = (Key("threadline.trace.total_tokens", "Thr
 # A trace's (turn's) name, when the client names it apart from its root span.
 TRACE_NAME: tuple[Key, ...] = (
     Key("ai.telemetry.functionId", "Vercel AI SDK telemetry (experimental_telemetry.functionId)"),
+    Key("langfuse.trace.name", "Langfuse OpenTelemetry attributes (propagate_attributes / update_current_trace)"),
 )
 
 SPAN_TYPE: tuple[Key, ...] = (
@@ -122,10 +132,15 @@ SPAN_TYPE: tuple[Key, ...] = (
     Key("traceloop.span.kind", "OpenLLMetry (workflow, task, agent, tool)"),
     Key("langfuse.observation.type", "Langfuse OpenTelemetry attributes"),
     Key("ai.operationId", "Vercel AI SDK telemetry (ai.generateText, ai.generateText.doGenerate, ai.toolCall...)"),
+    Key("agentops.span.kind", "AgentOps SDK (session, agent, task, operation, workflow, tool, llm, guardrail...)"),
 )
 
 METADATA: tuple[Key, ...] = (Key("metadata", "OpenInference: JSON object string"),)
-TAGS: tuple[Key, ...] = (Key("tag.tags", "OpenInference: JSON list string"),)
+TAGS: tuple[Key, ...] = (
+    Key("tag.tags", "OpenInference: JSON list string"),
+    Key("langfuse.trace.tags", "Langfuse OpenTelemetry attributes (a string array)"),
+    Key("agentops.tags", "AgentOps SDK (the session span: tags of init / start_trace, a string array)"),
+)
 
 # Normalised span types, from the values the conventions above use.
 SPAN_TYPE_VALUES: dict[str, str] = {
@@ -147,6 +162,9 @@ SPAN_TYPE_VALUES: dict[str, str] = {
     "ai.streamobject.dostream": "llm",
     "ai.embed.doembed": "embedding", "ai.embedmany.doembed": "embedding",
     "ai.toolcall": "tool",
+    # AgentOps ``agentops.span.kind`` values besides the shared ones: a session span is the root of its run, an
+    # operation a step of it (``@operation`` is ``@task``).
+    "session": "chain", "operation": "chain",
 }
 
 # Time to first token of a streamed LLM call (read at query time, for session stats and metrics): a span attribute in
@@ -169,3 +187,59 @@ AI_OPERATION_ID = Key("ai.operationId", "Vercel AI SDK telemetry (every span)")
 # experimental_telemetry.metadata.K arrives as ai.telemetry.metadata.K; sessionId and userId are read by SESSION_ID
 # and USER_ID, every other K becomes metadata.
 AI_METADATA_PREFIX = Key("ai.telemetry.metadata.", "Vercel AI SDK telemetry (experimental_telemetry.metadata)")
+
+# Langfuse SDK (v3+, OpenTelemetry based): attribute names of `langfuse/_client/attributes.py` in the `langfuse`
+# package, read the way Langfuse's own server reads them (langfuse/langfuse, packages/shared/src/server/otel). The SDK
+# JSON-encodes every value that is not a string (v5 encodes metadata strings too); threadline.ingest.langfuse decodes
+# them. Input/output: a trace-level value (SDK 3-4 update_current_trace) before the observation's.
+LANGFUSE_INPUT: tuple[Key, ...] = (
+    Key("langfuse.trace.input", "Langfuse SDK 3-4 (update_current_trace(input=...))"),
+    Key("langfuse.observation.input", "Langfuse OpenTelemetry attributes (every observation)"),
+)
+LANGFUSE_OUTPUT: tuple[Key, ...] = (
+    Key("langfuse.trace.output", "Langfuse SDK 3-4 (update_current_trace(output=...))"),
+    Key("langfuse.observation.output", "Langfuse OpenTelemetry attributes (every observation)"),
+)
+# Token counts, JSON {"input": n, "output": n, "total": n, ...}; OpenAI-style names are accepted too (Langfuse does).
+LANGFUSE_USAGE_DETAILS = Key("langfuse.observation.usage_details", "Langfuse OpenTelemetry attributes (generations)")
+LANGFUSE_USAGE_INPUT: tuple[str, ...] = ("input", "prompt_tokens", "input_tokens")
+LANGFUSE_USAGE_OUTPUT: tuple[str, ...] = ("output", "completion_tokens", "output_tokens")
+LANGFUSE_USAGE_TOTAL: tuple[str, ...] = ("total", "total_tokens")
+# Cost in USD, JSON {"input": x, "output": y, "total": z}; without "total", the sum of the entries (as Langfuse).
+LANGFUSE_COST_DETAILS = Key("langfuse.observation.cost_details", "Langfuse OpenTelemetry attributes (generations)")
+LANGFUSE_COST_TOTAL = "total"
+# Metadata: one attribute per key under these prefixes (or one JSON object at the prefix itself); trace metadata wins
+# over the observation's for the same key.
+LANGFUSE_METADATA: tuple[Key, ...] = (
+    Key("langfuse.trace.metadata", "Langfuse OpenTelemetry attributes (propagate_attributes(metadata=...))"),
+    Key("langfuse.observation.metadata", "Langfuse OpenTelemetry attributes (an observation's metadata)"),
+)
+# First-class Langfuse fields Threadline keeps as metadata entries (metadata key -> attribute).
+LANGFUSE_METADATA_FIELDS: dict[str, Key] = {
+    "environment": Key("langfuse.environment", "Langfuse OpenTelemetry attributes (LANGFUSE_TRACING_ENVIRONMENT)"),
+    "release": Key("langfuse.release", "Langfuse OpenTelemetry attributes (LANGFUSE_RELEASE)"),
+    "version": Key("langfuse.version", "Langfuse OpenTelemetry attributes (an observation's version)"),
+}
+# An observation's level (DEBUG, DEFAULT, WARNING, ERROR): ERROR marks the span as an error, as Langfuse counts it.
+LANGFUSE_LEVEL = Key("langfuse.observation.level", "Langfuse OpenTelemetry attributes")
+LANGFUSE_STATUS_MESSAGE = Key("langfuse.observation.status_message", "Langfuse OpenTelemetry attributes")
+ERROR_LEVELS: frozenset[str] = frozenset({"ERROR"})
+
+# AgentOps SDK (agentops 0.4.x; agentops/semconv). Its decorators record a call's arguments as
+# agentops.<kind>.input = {"args": [...], "kwargs": {...}} and its result as agentops.<kind>.output (kinds of
+# agentops/semconv/span_kinds.py; "entity" when the decorator names none); read by threadline.ingest.agentops.
+_AGENTOPS_KINDS = ("entity", "session", "workflow", "agent", "task", "operation", "tool", "guardrail")
+AGENTOPS_INPUT: tuple[Key, ...] = (
+    *(Key(f"agentops.{kind}.input", "AgentOps SDK decorators (a call's arguments, JSON)") for kind in _AGENTOPS_KINDS),
+    Key("tool.parameters", "AgentOps semantic conventions (ToolAttributes: a tool call's parameters)"),
+)
+AGENTOPS_OUTPUT: tuple[Key, ...] = (
+    *(Key(f"agentops.{kind}.output", "AgentOps SDK decorators (a call's result)") for kind in _AGENTOPS_KINDS),
+    Key("tool.result", "AgentOps semantic conventions (ToolAttributes: a tool call's result)"),
+)
+# A trace exported by these clients is a session of its own when none of its spans names a session id: AgentOps shows
+# each trace (agentops.init's auto-started trace, or start_trace ... end_trace) as one session, so its session id is
+# the trace id. Resource attributes; AgentOps sets this one on every span it exports.
+TRACE_IS_SESSION: tuple[Key, ...] = (
+    Key("agentops.project.id", "AgentOps SDK (resource attribute of every exported span)"),
+)

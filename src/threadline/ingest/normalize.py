@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from threadline.ingest import keys, vercel_ai
+from threadline.ingest import agentops, keys, langfuse, vercel_ai
 from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan, SpanRow
 
@@ -133,7 +133,8 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
     """Validate ``raw`` and return its row for the ``spans`` table. Raises InvalidSpan (ids, times, id lengths)."""
     validate_ids(raw)
     ex = raw.explicit
-    session_id = str(ex.get("session_id") or span_or_resource(raw, keys.SESSION_ID))
+    session_id = str(ex.get("session_id") or span_or_resource(raw, keys.SESSION_ID)
+                     or agentops.trace_session(raw.resource_attributes, raw.trace_id))
     user_id = str(ex.get("user_id") or span_or_resource(raw, keys.USER_ID))
     previous_id = span_or_resource(raw, keys.PREVIOUS_SESSION_ID)
     for label, value in (("session id", session_id), ("user id", user_id), ("previous session id", previous_id)):
@@ -145,15 +146,27 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         first(attrs, keys.INPUT_TOKENS))
     output_tokens = int(ex["output_tokens"]) if ex.get("output_tokens") is not None else _int(
         first(attrs, keys.OUTPUT_TOKENS))
-    total_tokens = _int(first(attrs, keys.TOTAL_TOKENS)) or input_tokens + output_tokens
+    usage = langfuse.usage(attrs)  # Langfuse generations report their tokens as one JSON attribute
+    if usage is not None:
+        input_tokens = input_tokens or min(usage.input_tokens, MAX_COUNT)
+        output_tokens = output_tokens or min(usage.output_tokens, MAX_COUNT)
+    total_tokens = (_int(first(attrs, keys.TOTAL_TOKENS)) or (min(usage.total_tokens, MAX_COUNT) if usage else 0)
+                    or input_tokens + output_tokens)
     span_type = _span_type(raw, model, total_tokens)
     if ex.get("cost_usd") is not None:
         cost = float(ex["cost_usd"])
     else:
         reported = _optional_float(first(attrs, keys.COST))  # a reported cost, even 0, beats the price table
+        if reported is None:
+            reported = langfuse.cost_usd(attrs)
         cost = prices.cost_usd(model, input_tokens, output_tokens) if reported is None else reported
-    end_state = span_or_resource(raw, keys.END_STATE).lower()
-    metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)) or vercel_ai.metadata(attrs))
+    end_state = keys.END_STATE_VALUES.get(span_or_resource(raw, keys.END_STATE).lower(), "")
+    metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)) or vercel_ai.metadata(attrs)
+                    or langfuse.metadata(attrs))
+    status_code, status_message = raw.status_code, raw.status_message
+    level_error = langfuse.error_message(attrs)  # a Langfuse observation of level ERROR is an error span
+    if level_error is not None:
+        status_code, status_message = "ERROR", status_message or level_error
     return {
         "project_id": project_id,
         "trace_id": raw.trace_id,
@@ -168,8 +181,8 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "start_time": raw.start_ns,
         "end_time": raw.end_ns,
         "duration_ns": raw.end_ns - raw.start_ns,
-        "status_code": raw.status_code,
-        "status_message": raw.status_message,
+        "status_code": status_code,
+        "status_message": status_message,
         "service_name": raw.resource_attributes.get("service.name", ""),
         "scope_name": raw.scope_name,
         "model": model,
@@ -179,13 +192,15 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "cost_usd": cost,
         "reported_cost_usd": float(ex.get("reported_cost_usd") or _float(first(attrs, keys.TRACE_TOTAL_COST))),
         "reported_tokens": int(ex.get("reported_tokens") or _int(first(attrs, keys.TRACE_TOTAL_TOKENS))),
-        "end_state": end_state if end_state in END_STATES else "",
+        "end_state": end_state,
         "trace_name": str(ex.get("trace_name") or first(attrs, keys.TRACE_NAME)),
         "metadata": list(metadata.items()),
         "tags": list(ex.get("tags") or _json_list(first(attrs, keys.TAGS))),
         "input": str(ex.get("input") or first(attrs, keys.INPUT) or vercel_ai.input_text(attrs)
+                     or langfuse.input_text(attrs) or agentops.input_text(attrs)
                      or _event_text(raw, keys.INPUT_EVENTS)),
         "output": str(ex.get("output") or first(attrs, keys.OUTPUT) or vercel_ai.output_text(attrs)
+                      or langfuse.output_text(attrs) or agentops.output_text(attrs)
                       or _event_text(raw, keys.OUTPUT_EVENTS)),
         "attributes": list(attrs.items()),
         "resource_attributes": list(raw.resource_attributes.items()),
