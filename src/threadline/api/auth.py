@@ -70,11 +70,12 @@ def refuse(state: AppState, address: str, error: AuthError) -> Problem:
 
 
 async def key_principal(state: AppState, address: str, key: str | None) -> Principal:
-    """Who a request with API key ``key`` (None: no credentials, which local development mode accepts) from
-    ``address`` acts as. Raises AuthError after counting the failure. The caller checks the throttle first."""
+    """Who a request with API key or access token ``key`` (None: no credentials, which local development mode
+    accepts) from ``address`` acts as. Raises AuthError after counting the failure. The caller checks the throttle
+    first."""
     try:
         if key is not None:
-            return await asyncio.to_thread(state.auth.authenticate_key, key)
+            return await asyncio.to_thread(state.auth.authenticate_bearer, key)
         return await asyncio.to_thread(state.auth.anonymous)
     except AuthError as exc:
         record_failure(state, address, exc)
