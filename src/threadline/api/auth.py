@@ -1,13 +1,17 @@
 """The authentication dependency: every data endpoint acts on the project of the request's credentials.
 
-Credentials, in order: ``Authorization: Bearer <key>``, ``x-api-key: <key>``, the dashboard session cookie. Cookie
-authenticated writes must come from the server's own origin (CSRF; the cookie is also ``SameSite=Strict``).
-Repeated failures from one address are answered 429 with ``Retry-After``.
+Credentials, in order: ``Authorization: Bearer <key or access token>``, ``x-api-key: <key>``, ``Authorization: Basic``
+(RFC 7617; the password is the key and the username its project id, what Langfuse clients send as ``public key:secret
+key``), the dashboard session cookie. Cookie authenticated writes must come from the server's own origin (CSRF; the
+cookie is also ``SameSite=Strict``). Repeated failures from one address are answered 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -33,6 +37,31 @@ def key_from_headers(authorization: str, x_api_key: str) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return x_api_key.strip() or None
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    """HTTP Basic credentials (RFC 7617): user id and password, decoded."""
+
+    username: str
+    password: str
+
+
+def basic_from_header(authorization: str) -> BasicCredentials | None:
+    """The credentials of an ``Authorization: Basic <base64(username:password)>`` value; None for other schemes.
+    Raises AuthError when the value is not base64 of UTF-8 ``username:password``."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        raise AuthError("malformed", "the Basic credentials are not base64 of 'username:password'; send the project "
+                                     "id as the username and an API key as the password")
+    return BasicCredentials(username, password)
 
 
 def presented_key(request: Request) -> str | None:
@@ -98,7 +127,10 @@ async def principal(request: Request, state: Annotated[AppState, Depends(app_sta
     cookie = request.cookies.get(SESSION_COOKIE)
     try:
         if key is not None:
-            return await asyncio.to_thread(state.auth.authenticate_key, key)
+            return await asyncio.to_thread(state.auth.authenticate_bearer, key)
+        basic = basic_from_header(request.headers.get("authorization", ""))
+        if basic is not None:
+            return await asyncio.to_thread(state.auth.authenticate_basic, basic.username, basic.password)
         if cookie:
             found = await asyncio.to_thread(state.auth.authenticate_session, cookie)
             if request.method not in SAFE_METHODS and not _same_origin(request):
