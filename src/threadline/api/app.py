@@ -17,8 +17,10 @@ from threadline.api import problems
 from threadline.api.paths import EncodedSegmentsMiddleware
 from threadline.api.routers import (
     admin,
+    agentops,
     health,
     ingest,
+    langfuse,
     login,
     logs,
     metrics,
@@ -154,7 +156,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # asks (Accept-Encoding: gzip) and above 1 KB, so small ingest answers pay nothing.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin, health,
-                   metrics):
+                   metrics, langfuse, agentops):
         app.include_router(module.router)
     dashboard.install(app)  # after the API routers: pages never shadow /v1
 

@@ -33,10 +33,11 @@ class Problem(Exception):
 
 
 def problem_response(status: int, detail: str, *, instance: str = "", errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    """A problem+json response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status,
-                            "detail": detail}
+                     headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None) -> JSONResponse:
+    """A problem+json response; ``extensions`` adds members (RFC 9457, "Extension Members"), e.g. the ``error``
+    member a client reads its message from."""
+    body: dict[str, Any] = {**(extensions or {}), "type": "about:blank", "title": _TITLES.get(status, "Error"),
+                            "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     if errors:
