@@ -26,6 +26,8 @@ from grpc_helpers import (
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from threadline.grpc.services import peer_host
+
 PROJECT = "acme"
 
 
@@ -163,3 +165,10 @@ def test_spans_are_counted_under_the_grpc_endpoint(server: GrpcServer) -> None:
 
 def test_readyz_reports_the_grpc_port(server: GrpcServer) -> None:
     assert server.http.get("/readyz").json()["grpc"] == server.live.settings.grpc_port
+
+
+@pytest.mark.parametrize(("peer", "host"), [("ipv4:127.0.0.1:50312", "127.0.0.1"), ("ipv6:[::1]:50312", "::1"),
+                                            ("ipv6:%5B::1%5D:50312", "::1"), ("unix:/tmp/s", "unix:/tmp/s"),
+                                            ("", "unknown")])
+def test_peer_host_is_the_address_http_throttles_by(peer: str, host: str) -> None:
+    assert peer_host(peer) == host

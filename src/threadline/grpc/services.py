@@ -21,8 +21,8 @@ import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from threadline.api import otlp_export
 from threadline.api.auth import key_from_headers, key_principal, throttle_wait
-from threadline.api.otlp_export import export_logs, export_spans
 from threadline.api.state import AppState
 from threadline.auth.authenticator import AuthError
 from threadline.grpc.status import Refusal, refusal_of
@@ -81,7 +81,7 @@ class OtlpServices:
         ``ExportTraceServiceResponse`` out once its spans are committed."""
         project = await self.project(context)
         try:
-            exported = await export_spans(self.state, body, PROTOBUF, project, METRICS_ENDPOINT)
+            exported = await otlp_export.export_spans(self.state, body, PROTOBUF, project, METRICS_ENDPOINT)
         except Exception as exc:  # the RPC boundary: every failure becomes a status (unexpected ones are logged)
             await abort(context, refusal_of(exc))
         return encode_response(exported.rejected, exported.message, PROTOBUF)
@@ -91,7 +91,7 @@ class OtlpServices:
         ``ExportLogsServiceResponse`` out once its records are stored."""
         project = await self.project(context)
         try:
-            exported = await export_logs(self.state, body, PROTOBUF, project)
+            exported = await otlp_export.export_logs(self.state, body, PROTOBUF, project)
         except Exception as exc:  # the RPC boundary, as above
             await abort(context, refusal_of(exc))
         return encode_logs_response(exported.rejected, exported.message, PROTOBUF)

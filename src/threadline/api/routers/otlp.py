@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from threadline.api.auth import project_id
 from threadline.api.body import read_body
-from threadline.api.otlp_export import decode_and_normalize, export_spans
+from threadline.api.otlp_export import export_spans
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import OTLP_ERRORS, otlp_request_body
 from threadline.api.state import AppState, app_state
 from threadline.api.write import WRITE_REFUSALS, write_problem
 from threadline.ingest.otlp import JSON, PROTOBUF, OtlpDecodeError, encode_response
 
-__all__ = ["decode_and_normalize", "router"]  # decode_and_normalize lived here; importers of it keep working
 router = APIRouter()
 
 
