@@ -14,6 +14,13 @@ from threadline.ingest.content import NOT_JSON, content_text, decode, value_text
     ('{"role": "assistant", "content": [{"type": "text", "text": "parts"}]}', True, "parts"),
     ('[{"role": "system", "content": ""}]', False, '[{"role": "system", "content": ""}]'),  # no text: as sent
     ('{"k": 1}', False, '{"k": 1}'), ("[1, 2]", True, "[1, 2]"), ("{nope", False, "{nope"),
+    # recorded calls (Langfuse @observe, AgentOps decorators): one argument shows as its text
+    ('{"args": ["Where?"], "kwargs": {}}', False, "Where?"),
+    ('{"args": [], "kwargs": {"question": "Where?"}}', False, "Where?"),
+    ('{"args": [[{"role": "user", "content": "hi"}]], "kwargs": {}}', False, "hi"),
+    ('{"args": [{"id": 1}], "kwargs": {}}', False, '{"id": 1}'), ('{"args": [], "kwargs": {}}', False, ""),
+    ('{"args": [1, 2], "kwargs": {}}', False, '{"args": [1, 2], "kwargs": {}}'),
+    ('{"args": ["x"], "kwargs": {}}', True, '{"args": ["x"], "kwargs": {}}'),  # outputs are never calls
 ])
 def test_content_text(value: str, output: bool, expected: str) -> None:
     assert content_text(value, output=output) == expected

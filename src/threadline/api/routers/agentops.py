@@ -13,6 +13,8 @@ What the SDK calls (read from its source, ``agentops/client``):
   trace (:mod:`threadline.ingest.agentops_logs`).
 * ``POST /v4/objects/upload/`` (only the OpenAI Agents instrumentation, for the audio of speech/transcription spans):
   refused with 404, as Threadline stores no objects; the spans themselves are stored.
+* The session links it prints, ``<app_url>/sessions?trace_id=<trace id>``: with ``app_url`` set to Threadline they
+  redirect to the dashboard page of that session (an AgentOps trace is the session of the same id).
 
 Not redirectable in the SDK, hence not received: its OpenTelemetry metrics, which it always sends to
 ``https://otlp.agentops.ai/v1/metrics``.
@@ -24,9 +26,10 @@ import asyncio
 import json
 import time
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from threadline.api.auth import check_throttle, client_address, project_id, record_failure
@@ -127,3 +130,10 @@ async def upload_object(project: Annotated[str, Depends(project_id)]) -> None:
     """Refused: Threadline stores no uploaded objects."""
     raise Problem(404, "Threadline does not store AgentOps uploaded objects (the audio of OpenAI Agents speech and "
                        "transcription spans); those spans are stored without it")
+
+
+@router.get("/sessions", include_in_schema=False)
+async def session_link(trace_id: str = "") -> RedirectResponse:
+    """The session links the AgentOps SDK prints (``<app_url>/sessions?trace_id=...``): the dashboard page of that
+    session, or the sessions list without a trace id."""
+    return RedirectResponse(f"/sessions/{quote(trace_id, safe='')}" if trace_id else "/", status_code=307)
