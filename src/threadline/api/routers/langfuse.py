@@ -6,6 +6,8 @@
   ``/v1/traces`` and ``/v1/logs``, mounted on a second path; :mod:`threadline.api.auth` reads Basic credentials.
 * ``GET /api/public/projects``: what ``Langfuse.auth_check()`` and ``get_trace_url()`` ask (the project of the
   credentials, in Langfuse's response shape).
+* ``GET /project/{project}/traces/{trace_id}``, the links ``get_trace_url()`` makes: a redirect to the dashboard's
+  trace page.
 
 The rest of Langfuse's public API (prompts, datasets, scores through ``/api/public/ingestion``, media uploads) is not
 offered: those calls get the API's 404 problem document, which the SDK reports as an error of that call only.
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from threadline.api.auth import project_id
@@ -84,3 +88,9 @@ async def langfuse_projects(project: Annotated[str, Depends(project_id)],
     return LangfuseProjects(data=[LangfuseProject(
         id=project, name=found.name if found else project,
         organization=LangfuseOrganization(id="threadline", name="Threadline"))])
+
+
+@router.get("/project/{project}/traces/{trace_id}", include_in_schema=False)
+async def trace_link(project: str, trace_id: str) -> RedirectResponse:
+    """The trace links ``Langfuse.get_trace_url()`` makes: the dashboard page of the trace."""
+    return RedirectResponse(f"/traces/{quote(trace_id, safe='')}", status_code=307)
