@@ -123,9 +123,12 @@ class BatchCommitter:
         self._version = 0
         self._guard = guard
         self._texts = TextCache(text_cache_bytes)
-        # Traces of a pass that failed part-way: their stored spans may be ahead of their state, so the next pass
-        # rebuilds them from the spans (whether or not a replay of the failed batch ever comes).
-        self._suspect: set[Key] = set()
+        # Traces of an insert or a pass that failed part-way: their stored spans may be ahead of their state, so
+        # the next pass rebuilds them from the spans (whether or not a replay of the failed batch ever comes).
+        # Each mark is numbered, so a pass clears only the marks it saw (not one an insert failing beside it set).
+        self._suspect: dict[Key, int] = {}
+        self._marks = 0
+        self._suspect_lock = threading.Lock()
 
     def _serialised(self, traces: Iterable[Key]) -> AbstractContextManager[None]:
         if self._guard is None:
@@ -152,7 +155,11 @@ class BatchCommitter:
         traces = sorted(set(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
                                 strict=True)))
         journal.record_pending(self.store, token, traces)
-        self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token)
+        try:
+            self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token)
+        except Exception:
+            self._mark_suspect(traces)  # the spans may be stored though the insert failed
+            raise
         return InsertedBatch(traces, table.num_rows, SpanFacts.from_spans(table), (token,))
 
     def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
@@ -190,23 +197,34 @@ class BatchCommitter:
 
     # ------------------------------------------------------------------------------------------------ the pass
 
+    def _mark_suspect(self, keys: Iterable[Key]) -> None:
+        with self._suspect_lock:
+            for key in keys:
+                self._marks += 1
+                self._suspect[key] = self._marks
+
     def _pass(self, keys: list[Key], facts: SpanFacts | None, span_count: int,
               batch_ids: Sequence[str]) -> CommitResult:
-        everything = sorted(set(keys) | self._suspect)
+        with self._suspect_lock:
+            seen = dict(self._suspect)
+        everything = sorted(set(keys) | set(seen))
         try:
-            result = self._write(everything, facts, span_count, batch_ids)
+            result = self._write(everything, facts, span_count, batch_ids, set(seen))
         except Exception:
-            self._suspect.update(everything)
+            self._mark_suspect(everything)
             raise
-        self._suspect.difference_update(everything)
+        with self._suspect_lock:
+            for key, mark in seen.items():
+                if self._suspect.get(key) == mark:
+                    del self._suspect[key]
         return result
 
     def _write(self, keys: list[Key], facts: SpanFacts | None, span_count: int,
-               batch_ids: Sequence[str]) -> CommitResult:
+               batch_ids: Sequence[str], suspect: set[Key]) -> CommitResult:
         version = self._next_version()
         stored = {(r["project_id"], r["trace_id"]): state_from_row(r) for r in
                   self.store.select(rollups.TRACE_STATES, {"keys": keys}, tag="writer.trace_states")}
-        work = self._fold(keys, facts, stored)
+        work = self._fold(keys, facts, stored, suspect)
         self._read_missing_texts(work)
         states = work.states
 
@@ -249,7 +267,8 @@ class BatchCommitter:
         moved = sum(1 for s in states if work.prior[s.key] is not None and work.prior[s.key] != s.session_id)
         return CommitResult(span_count, len(states), len(touched), moved, work.rebuilt)
 
-    def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState]) -> _Pass:
+    def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState],
+              suspect: set[Key]) -> _Pass:
         """New states of ``keys``: folded from ``facts`` where every span is new to the trace, rebuilt from the
         stored spans otherwise (and for every key when ``facts`` is None)."""
         work = _Pass()
@@ -261,7 +280,7 @@ class BatchCommitter:
             if state is not None:
                 work.prior_version[key] = state.version
             indexes = grouped.get(key)
-            if facts is None or indexes is None or key in self._suspect or (
+            if facts is None or indexes is None or key in suspect or (
                     state is not None and state.overlaps(facts, indexes)):
                 rebuild.append(key)
                 continue
