@@ -24,7 +24,7 @@ from threadline.writer.commit import BatchCommitter
 from threadline.writer.deletion import run_deletion, start_deletion
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_commit import FailAfter, Spec, new_project, scenarios  # noqa: E402
+from test_commit import FailAfter, Spec, new_project, scenarios
 
 _ROOT_FIRST = "(parent_span_id != '', start_time, span_id)"
 ORACLE_TRACES = f"""
@@ -98,7 +98,8 @@ def _keyed(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
 def assert_exact(store: Store, project: str) -> None:
     """Every live trace and session rollup of ``project`` equals the from-scratch recomputation."""
     params = {"project": project}
-    expected_traces = _keyed(store.select(ORACLE_TRACES, params, tag="test.oracle_traces", settings=ALIASES), "trace_id")
+    expected_traces = _keyed(store.select(ORACLE_TRACES, params, tag="test.oracle_traces", settings=ALIASES),
+                             "trace_id")
     stored_traces = _keyed(store.select(STORED_TRACES, params, tag="test.stored_traces"), "trace_id")
     assert stored_traces == expected_traces
     expected_sessions = _keyed(store.select(ORACLE_SESSIONS, params, tag="test.oracle_sessions",
@@ -150,7 +151,8 @@ def test_interleavings_with_crashes_and_deletions_are_exact(store: Store, specs:
     if ending == "restart":
         BatchCommitter(store).recover()  # a new process: the journal's pending batches are rebuilt
     elif ending == "next_commit":
-        committer.commit(rng.choice(batches), token=f"another-{project}")  # this process rebuilds what its failures touched
+        # this process's next commit rebuilds what its failures touched
+        committer.commit(rng.choice(batches), token=f"another-{project}")
     else:
         for batch in unfinished:
             committer.commit(batch)
