@@ -67,7 +67,8 @@ def test_span_kinds(kind: str, expected: str) -> None:
     ('"a JSON string"', "a JSON string"), ("plain text", "plain text"), ('{"broken"', '{"broken"'),
 ])
 def test_decorated_inputs(value: str, expected: str) -> None:
-    assert agentops.input_text({"agentops.task.input": value}) == expected
+    assert agentops.input_text({"agentops.task.input": value}, RESOURCE) == expected
+    assert agentops.input_text({"agentops.task.input": value}, {"service.name": "app"}) == ""  # not AgentOps
 
 
 def test_decorated_outputs_and_tool_attributes() -> None:

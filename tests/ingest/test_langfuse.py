@@ -135,3 +135,9 @@ def test_other_clients_spans_are_untouched() -> None:
     row = span({"input.value": "hello", "output.value": "world", "gen_ai.usage.input_tokens": "3"})
     assert (row["input"], row["output"], row["input_tokens"], row["metadata"]) == ("hello", "world", 3, [])
     assert (langfuse.usage({}), langfuse.cost_usd({}), langfuse.error_message({})) == (None, None, None)
+
+
+def test_read_is_none_without_langfuse_attributes() -> None:
+    assert langfuse.read({"session.id": "s", "user.id": "u", "input.value": "x"}) is None
+    found = langfuse.read({"langfuse.observation.input": '"q"', "langfuse.observation.level": "ERROR"})
+    assert found is not None and (found.input, found.error_message, found.usage) == ("q", "", None)

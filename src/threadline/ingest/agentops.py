@@ -26,14 +26,26 @@ def _first_value(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]
     return ""
 
 
-def input_text(attributes: Mapping[str, str]) -> str:
-    """A decorated span's input (``agentops.<kind>.input``, ``tool.parameters``); '' when it has none."""
+def exported_by_agentops(resource_attributes: Mapping[str, str]) -> bool:
+    """Whether the AgentOps SDK exported a span (its resource carries ``keys.AGENTOPS_RESOURCE``): one lookup, so
+    spans of other clients skip the AgentOps keys."""
+    return bool(resource_attributes.get(keys.AGENTOPS_RESOURCE.name))
+
+
+def input_text(attributes: Mapping[str, str], resource_attributes: Mapping[str, str]) -> str:
+    """An AgentOps span's input (``agentops.<kind>.input``, ``tool.parameters``); '' when it has none or another
+    client exported it."""
+    if not exported_by_agentops(resource_attributes):
+        return ""
     value = _first_value(attributes, keys.AGENTOPS_INPUT)
     return content_text(value, output=False) if value else ""
 
 
-def output_text(attributes: Mapping[str, str]) -> str:
-    """A decorated span's output (``agentops.<kind>.output``, ``tool.result``); '' when it has none."""
+def output_text(attributes: Mapping[str, str], resource_attributes: Mapping[str, str]) -> str:
+    """An AgentOps span's output (``agentops.<kind>.output``, ``tool.result``); '' when it has none or another
+    client exported it."""
+    if not exported_by_agentops(resource_attributes):
+        return ""
     value = _first_value(attributes, keys.AGENTOPS_OUTPUT)
     return content_text(value, output=True) if value else ""
 

@@ -237,9 +237,9 @@ AGENTOPS_OUTPUT: tuple[Key, ...] = (
     *(Key(f"agentops.{kind}.output", "AgentOps SDK decorators (a call's result)") for kind in _AGENTOPS_KINDS),
     Key("tool.result", "AgentOps semantic conventions (ToolAttributes: a tool call's result)"),
 )
+# The resource attribute AgentOps sets on every span it exports: the AgentOps keys above are read only on such spans.
+AGENTOPS_RESOURCE = Key("agentops.project.id", "AgentOps SDK (resource attribute of every exported span)")
 # A trace exported by these clients is a session of its own when none of its spans names a session id: AgentOps shows
 # each trace (agentops.init's auto-started trace, or start_trace ... end_trace) as one session, so its session id is
-# the trace id. Resource attributes; AgentOps sets this one on every span it exports.
-TRACE_IS_SESSION: tuple[Key, ...] = (
-    Key("agentops.project.id", "AgentOps SDK (resource attribute of every exported span)"),
-)
+# the trace id. Resource attributes.
+TRACE_IS_SESSION: tuple[Key, ...] = (AGENTOPS_RESOURCE,)

@@ -146,7 +146,8 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         first(attrs, keys.INPUT_TOKENS))
     output_tokens = int(ex["output_tokens"]) if ex.get("output_tokens") is not None else _int(
         first(attrs, keys.OUTPUT_TOKENS))
-    usage = langfuse.usage(attrs)  # Langfuse generations report their tokens as one JSON attribute
+    lf = langfuse.read(attrs)  # None for spans of other clients
+    usage = lf.usage if lf else None  # Langfuse generations report their tokens as one JSON attribute
     if usage is not None:
         input_tokens = input_tokens or min(usage.input_tokens, MAX_COUNT)
         output_tokens = output_tokens or min(usage.output_tokens, MAX_COUNT)
@@ -157,14 +158,14 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         cost = float(ex["cost_usd"])
     else:
         reported = _optional_float(first(attrs, keys.COST))  # a reported cost, even 0, beats the price table
-        if reported is None:
-            reported = langfuse.cost_usd(attrs)
+        if reported is None and lf:
+            reported = lf.cost_usd
         cost = prices.cost_usd(model, input_tokens, output_tokens) if reported is None else reported
     end_state = keys.END_STATE_VALUES.get(span_or_resource(raw, keys.END_STATE).lower(), "")
     metadata = dict(ex.get("metadata") or _json_map(first(attrs, keys.METADATA)) or vercel_ai.metadata(attrs)
-                    or langfuse.metadata(attrs))
+                    or (lf.metadata if lf else {}))
     status_code, status_message = raw.status_code, raw.status_message
-    level_error = langfuse.error_message(attrs)  # a Langfuse observation of level ERROR is an error span
+    level_error = lf.error_message if lf else None  # a Langfuse observation of level ERROR is an error span
     if level_error is not None:
         status_code, status_message = "ERROR", status_message or level_error
     return {
@@ -197,10 +198,12 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "metadata": list(metadata.items()),
         "tags": list(ex.get("tags") or _json_list(first(attrs, keys.TAGS))),
         "input": str(ex.get("input") or first(attrs, keys.INPUT) or vercel_ai.input_text(attrs)
-                     or langfuse.input_text(attrs) or agentops.input_text(attrs)
+                     or (lf.input if lf else "")
+                     or agentops.input_text(attrs, raw.resource_attributes)
                      or _event_text(raw, keys.INPUT_EVENTS)),
         "output": str(ex.get("output") or first(attrs, keys.OUTPUT) or vercel_ai.output_text(attrs)
-                      or langfuse.output_text(attrs) or agentops.output_text(attrs)
+                      or (lf.output if lf else "")
+                      or agentops.output_text(attrs, raw.resource_attributes)
                       or _event_text(raw, keys.OUTPUT_EVENTS)),
         "attributes": list(attrs.items()),
         "resource_attributes": list(raw.resource_attributes.items()),
