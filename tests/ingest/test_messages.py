@@ -76,7 +76,19 @@ def test_vercel_and_anthropic_parts() -> None:
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "4"}]},
     ])
     assert msgs == [Message("assistant", "", (ToolCall("add", '{"a": 1, "b": 2}'),)), Message("tool", "3"),
-                    Message("assistant", "", (ToolCall("mul", '{"a": 2}'),)), Message("user", "4")]
+                    Message("assistant", "", (ToolCall("mul", '{"a": 2}'),)), Message("tool", "4")]
+
+
+def test_a_user_message_of_tool_results_is_a_tool_message() -> None:
+    # pydantic-ai (instrumentation versions 2-5) sends tool results as user messages
+    msgs = parse([{"role": "user", "parts": [{"type": "text", "content": "Weather?"}]},
+                  {"role": "assistant", "parts": [{"type": "tool_call", "id": "1", "name": "w", "arguments": {}}]},
+                  {"role": "user", "parts": [{"type": "tool_call_response", "id": "1", "response": "18C"}]}])
+    assert [m.role for m in msgs or []] == ["user", "assistant", "tool"]
+    assert last_user_text(msgs or []) == "Weather?"
+    mixed = parse([{"role": "user", "content": [{"type": "tool_result", "content": "4"},
+                                                {"type": "text", "text": "ok"}]}])
+    assert mixed == [Message("user", "4\nok")]
 
 
 def test_role_aliases() -> None:

@@ -58,8 +58,9 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message: ``role`` folded to user/assistant/system/tool ('' when absent), its ``text`` (text parts
-    joined by newlines; a tool message's text is the tool's result) and the tool calls it makes."""
+    """One chat message: ``role`` folded to user/assistant/system/tool ('' when absent; a user message holding only
+    tool results is a tool message), its ``text`` (text parts joined by newlines; a tool message's text is the tool's
+    result) and the tool calls it makes."""
 
     role: str
     text: str = ""
@@ -108,6 +109,12 @@ def _tool_result(part: Mapping[str, Any]) -> str:
     return ""
 
 
+def _only_tool_results(parts: list[Any]) -> bool:
+    """Whether every part is a tool result: pydantic-ai (instrumentation versions 2-5) and Anthropic send tool results
+    in a *user* message, which is not what the user said."""
+    return bool(parts) and all(isinstance(p, Mapping) and p.get("type") in _TOOL_RESULT_PARTS for p in parts)
+
+
 def _parts(parts: Iterable[Any]) -> tuple[str, tuple[ToolCall, ...]]:
     """Text and tool calls of a list of content parts; reasoning, images and files carry no conversation text."""
     texts: list[str] = []
@@ -149,16 +156,16 @@ def _message(item: Mapping[str, Any]) -> Message | None:
         return None
     role = _role(item.get("role"))
     calls: list[ToolCall] = []
-    if "parts" in item and isinstance(item["parts"], list):  # GenAI 1.37+
-        text, part_calls = _parts(item["parts"])
+    parts = item.get("parts")  # GenAI 1.37+
+    if not isinstance(parts, list):
+        parts = item.get("content")
+    if isinstance(parts, list):
+        text, part_calls = _parts(parts)
         calls.extend(part_calls)
+        if role == "user" and _only_tool_results(parts):
+            role = "tool"
     else:
-        content = item.get("content")
-        if isinstance(content, list):
-            text, part_calls = _parts(content)
-            calls.extend(part_calls)
-        else:
-            text = _as_text(content)
+        text = _as_text(parts)
     tool_calls = item.get("tool_calls")
     if isinstance(tool_calls, list):
         calls.extend(c for c in (_tool_call(t) for t in tool_calls if isinstance(t, Mapping)) if c)
