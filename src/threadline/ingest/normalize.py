@@ -168,7 +168,7 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
     level_error = lf.error_message if lf else None  # a Langfuse observation of level ERROR is an error span
     if level_error is not None:
         status_code, status_message = "ERROR", status_message or level_error
-    return {
+    row: SpanRow = {
         "project_id": project_id,
         "trace_id": raw.trace_id,
         "span_id": raw.span_id,
@@ -212,3 +212,8 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "events_attributes": [list(e.attributes.items()) for e in raw.events],
         "ingested_at": ingested_at_us,
     }
+    # A value promoted to the input or output column is not stored again in ``attributes`` (it was most of their
+    # size); the trace view shows it as the span's input/output.
+    promoted = (row["input"], row["output"])
+    row["attributes"] = [(k, v) for k, v in row["attributes"] if not v or v not in promoted]
+    return row
