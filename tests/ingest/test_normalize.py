@@ -672,3 +672,11 @@ def test_metadata_round_trips_through_json() -> None:
     metadata = {"plan": "pro", "n": 3, "nested": {"x": [1, 2]}}
     row = run(make_raw({"metadata": json.dumps(metadata)}))
     assert {k: json.loads(v) if k != "plan" else v for k, v in row["metadata"]} == metadata
+
+
+def test_promoted_input_and_output_are_not_stored_twice_in_attributes() -> None:
+    """input.value/output.value become the input/output columns; attributes keep everything else."""
+    row = run(make_raw({"input.value": "Where is my order?", "output.value": "It ships tomorrow.",
+                        "llm.model_name": "gpt-4o", "note": "", "copy": "kept: not the promoted value"}))
+    assert (row["input"], row["output"]) == ("Where is my order?", "It ships tomorrow.")
+    assert dict(row["attributes"]) == {"llm.model_name": "gpt-4o", "note": "", "copy": "kept: not the promoted value"}
