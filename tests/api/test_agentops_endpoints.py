@@ -111,7 +111,10 @@ def test_log_upload_lands_in_the_trace_session(setup: Setup) -> None:
 def test_log_upload_refusals(setup: Setup) -> None:
     bearer = {"Authorization": f"Bearer {token(setup)}"}
     bad_trace = setup.http.post("/v4/logs/upload/", json={"body": "x"}, headers={**bearer, "Trace-Id": "nope"})
-    assert bad_trace.status_code == 400 and "Trace-Id" in bad_trace.json()["detail"]
+    assert bad_trace.status_code == 422 and "Trace-Id" in bad_trace.json()["detail"]
+    too_large = setup.http.post("/v4/logs/upload/", json={"body": "x"},
+                                headers={**bearer, "Trace-Id": str(2**128)})
+    assert too_large.status_code == 400 and "128 bits" in too_large.json()["detail"]
     bad_body = setup.http.post("/v4/logs/upload/", json={"lines": ["x"]}, headers={**bearer, "Trace-Id": "12345"})
     assert bad_body.status_code == 400
     assert setup.http.post("/v4/logs/upload/", json={"body": "x"}, headers={"Trace-Id": "1"}).status_code == 401

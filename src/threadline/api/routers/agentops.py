@@ -46,6 +46,8 @@ router = APIRouter(tags=["agentops"])
 ACCESS_TOKEN_TTL_S = 30 * 24 * 3600
 # Threadline has no plans or quotas; any other value makes the SDK print an upgrade notice at every init.
 PREMIUM_STATUS = "pro"
+# A 128-bit trace id: decimal without leading zeros (up to 39 digits; above 2**128 - 1 is a 400), or 32 hex digits.
+TRACE_ID_HEADER = r"^\s*([1-9][0-9]{0,38}|[0-9a-fA-F]{32})\s*$"
 
 
 class TokenRequest(BaseModel):
@@ -105,11 +107,15 @@ def _upload_text(body: bytes) -> str:
 
 @router.post("/v4/logs/upload/", response_model=LogUploadResponse,
              summary="Store a trace's printed log lines (AgentOps SDK log upload)",
-             responses=problem_responses(401, 413, 415, 429, 503, described={
-                 400: "the body is not the SDK's JSON, or the Trace-Id header is not a trace id"}))
+             responses=problem_responses(401, 413, 415, 422, 429, 503, described={
+                 400: "the body is not the SDK's JSON, or the Trace-Id header is not a trace id"}),
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                 "description": "the log text: wrapped (agentops 0.4.19+) or a JSON string (0.4.18 and earlier)",
+                 "anyOf": [{"type": "object", "required": ["body"], "properties": {"body": {"type": "string"}}},
+                           {"type": "string"}]}}}}})
 async def upload_logs(request: Request, state: Annotated[AppState, Depends(app_state)],
                       project: Annotated[str, Depends(project_id)],
-                      trace_id: Annotated[str, Header(alias="Trace-Id",
+                      trace_id: Annotated[str, Header(alias="Trace-Id", pattern=TRACE_ID_HEADER,
                                                       description="the trace id, decimal (as the SDK sends it) "
                                                                   "or 32 hex digits")]) -> LogUploadResponse:
     """Store each line of the uploaded text as a log record of the trace (shown in its session's log); answers once
