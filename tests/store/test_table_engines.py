@@ -46,6 +46,8 @@ def _columns(table: CreateTable) -> set[str]:
 def test_local_rendering_of_every_migration_is_the_ddl_chdb_runs_today() -> None:
     """Byte for byte: stores migrated before table engines existed are unchanged, and new ones get the same."""
     for migration in MIGRATIONS:
+        if str(migration.version) not in SNAPSHOT["migrations"]:
+            continue  # written after the snapshot (local_ddl_v4.json: migrations 1-4)
         today = SNAPSHOT["migrations"][str(migration.version)]
         assert migration.name == today["name"]
         assert list(migration.statements()) == today["statements"], migration.version
@@ -101,6 +103,7 @@ def test_sharding_keys_keep_every_version_of_a_row_on_one_shard() -> None:
     expected = {
         "spans": "cityHash64(project_id, trace_id)",
         "trace_sessions": "cityHash64(project_id, trace_id)",
+        "trace_state": "cityHash64(project_id, trace_id)",
         "deleted_session_traces": "cityHash64(project_id, trace_id)",
         "trace_rollups": "cityHash64(project_id, if(session_id = '', trace_id, session_id))",
         "session_rollups": "cityHash64(project_id, session_id)",
@@ -133,7 +136,8 @@ def test_alters_target_the_stored_tables_on_a_cluster() -> None:
 
 def test_unsharded_layout_is_the_one_small_tables_use() -> None:
     small = {t.name for t in TABLES if t.distribution == UNSHARDED}
-    assert small == {"schema_migrations", "projects", "api_keys", "api_key_usage", "server_secrets", "jobs"}
+    assert small == {"schema_migrations", "projects", "api_keys", "api_key_usage", "server_secrets", "jobs",
+                     "rollup_journal"}
 
 
 def test_clickhouse_parses_every_cluster_statement(chdb_dir: Path) -> None:

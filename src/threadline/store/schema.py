@@ -412,6 +412,12 @@ SPANS_CODECS = tuple(
     )
 )
 
+# Parts replaced by a merge are kept 8 minutes by default before their files are removed; under steady ingest that
+# doubled the data directory of the embedded store (issue 11: 409 MiB on disk for 125 MiB of active parts). A
+# minute still covers a slow reader of the old parts.
+PROMPT_PART_REMOVAL = tuple(AlterStorage(table, "MODIFY SETTING old_parts_lifetime = 60")
+                            for table in (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE))
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -425,7 +431,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               (TRACE_STATE, ROLLUP_JOURNAL,
                AddColumn(TRACE_ROLLUPS, "has_input UInt8 DEFAULT input != '' AFTER output"),
                AddColumn(TRACE_ROLLUPS, "has_output UInt8 DEFAULT output != '' AFTER has_input"),
-               *SPANS_CODECS, Statement(BACKFILL_TRACE_STATE))),
+               *SPANS_CODECS, *PROMPT_PART_REMOVAL, Statement(BACKFILL_TRACE_STATE))),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
