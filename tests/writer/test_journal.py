@@ -17,7 +17,7 @@ from threadline.writer import journal
 from threadline.writer.commit import BatchCommitter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_commit import agent_trace, new_project, rows  # noqa: I001
+from test_commit import agent_trace, new_project, rows
 from test_commit_properties import assert_exact
 
 
