@@ -14,7 +14,8 @@ that the SDK reported no failed export or upload.
 
 No network: the SDK's API calls go to the server (``/v3/auth/token``, ``/v4/logs/upload/``), its spans to
 ``exporter_endpoint``, OpenAI calls to the fake; the only other destination, its metrics exporter, is not configurable
-in the SDK (``https://otlp.agentops.ai/v1/metrics``) and fails at once without DNS.
+in the SDK (``https://otlp.agentops.ai/v1/metrics``): the subprocess gets a proxy that refuses every connection for
+anything but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(APP.parent))
 import agentops_app as app  # noqa: E402  (the scenario's constants: questions, answers, usage)
 
 ADMIN_KEY = "agentops-admin-" + uuid.uuid4().hex
+PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
 PROJECT = "agentops-migrant"
 
 
@@ -79,8 +81,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                          headers=admin, timeout=30)
         assert key.status_code == 201, key.text
         api_key = key.json()["secret"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_", "THREADLINE_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AGENTOPS_", "OTEL_", "THREADLINE_")) and k.lower() not in PROXY_VARIABLES}
         env["AGENTOPS_API_KEY"] = api_key
+        # No network even where there is some: the SDK's metrics exporter always targets otlp.agentops.ai; a proxy
+        # that refuses connections (port 9, discard) stops it at once, while 127.0.0.1 (Threadline, the fake OpenAI
+        # server) is reached directly.
+        env.update({"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                    "NO_PROXY": "127.0.0.1,localhost"})
         # cwd: the SDK writes agentops.log into its working directory
         done = subprocess.run([sys.executable, str(APP), "--endpoint", proc.url], env=env, cwd=tmp,
                               capture_output=True, text=True, timeout=120)
