@@ -48,6 +48,7 @@ from threadline.store.table_engines import (
     CreateTable,
     MergeTree,
     Operation,
+    RebuildTable,
     ReplacingMergeTree,
     Sharded,
     Statement,
@@ -365,7 +366,7 @@ TRACE_STATE = CreateTable("trace_state", """\
     version UInt64,
     INDEX trace_id_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 1""", ReplacingMergeTree("version"),
     """ORDER BY (project_id, trace_id)
-SETTINGS index_granularity = 256""",
+SETTINGS index_granularity = 64""",
     BY_TRACE)
 
 # Write-ahead record of the batches whose rollups are pending: a row (done = 0) before a batch's spans are inserted,
@@ -412,6 +413,23 @@ SPANS_CODECS = tuple(
     )
 )
 
+# trace_rollups again, with 64-row granules: the writer re-aggregates each touched session from its key range and
+# reads one winning text by key, and a 1024-row granule of this table's text columns is ~1-2 MB to decompress for
+# each (the cost that grew with stored data until every session sat in a granule of its own). The content-search
+# n-gram indexes cover 16 granules (1,024 rows), as they did. ``has_input``/``has_output`` let the session pass
+# find its winning turns without reading the texts.
+_TRACE_ROLLUP_COLUMNS = TRACE_ROLLUPS.columns.replace(
+    "    output String CODEC(ZSTD(3)),\n",
+    "    output String CODEC(ZSTD(3)),\n    has_input UInt8 DEFAULT input != '',\n"
+    "    has_output UInt8 DEFAULT output != '',\n")
+TRACE_ROLLUPS_REBUILT = CreateTable("trace_rollups_rebuilt", _TRACE_ROLLUP_COLUMNS + """,
+    INDEX input_ngrams lowerUTF8(input) TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 16,
+    INDEX output_ngrams lowerUTF8(output) TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 16""",
+    TRACE_ROLLUPS.engine, """ORDER BY (project_id, session_id, trace_id)
+SETTINGS index_granularity = 64, min_compress_block_size = 16384""", TRACE_ROLLUPS.distribution)
+REBUILD_TRACE_ROLLUPS = RebuildTable(TRACE_ROLLUPS, TRACE_ROLLUPS_REBUILT, ", ".join(
+    line.split()[0] for line in TRACE_ROLLUPS.columns.splitlines()))
+
 # Parts replaced by a merge are kept 8 minutes by default before their files are removed; under steady ingest that
 # doubled the data directory of the embedded store (issue 11: 409 MiB on disk for 125 MiB of active parts). A
 # minute still covers a slow reader of the old parts.
@@ -428,10 +446,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                AddColumn(SESSION_ANNOTATIONS, "user_id String AFTER name"))),
     Migration(4, "content search indexes on trace rollups", TRACE_TEXT_INDEXES),
     Migration(5, "incremental write path: trace state, rollup journal, text flags, codecs",
-              (TRACE_STATE, ROLLUP_JOURNAL,
-               AddColumn(TRACE_ROLLUPS, "has_input UInt8 DEFAULT input != '' AFTER output"),
-               AddColumn(TRACE_ROLLUPS, "has_output UInt8 DEFAULT output != '' AFTER has_input"),
-               *SPANS_CODECS, *PROMPT_PART_REMOVAL, Statement(BACKFILL_TRACE_STATE))),
+              (TRACE_STATE, ROLLUP_JOURNAL, REBUILD_TRACE_ROLLUPS, *SPANS_CODECS, *PROMPT_PART_REMOVAL, Statement(BACKFILL_TRACE_STATE))),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,

@@ -170,3 +170,32 @@ class Statement:
     def render(self, cluster: str | None) -> tuple[str, ...]:
         """``(sql,)``."""
         return (self.sql,)
+
+
+@dataclass(frozen=True)
+class RebuildTable:
+    """Recreate ``table`` under the definition ``rebuilt`` (a CreateTable named ``<table>_rebuilt``), for what
+    ``ALTER`` cannot change (``index_granularity``): create it, copy ``columns`` over (the rest take their
+    defaults), exchange the two, drop the old one. ReplacingMergeTree rows copied twice collapse, so re-running an
+    interrupted rebuild loses nothing (one interrupted right after the exchange swaps back: the data stays whole,
+    under the old definition). On a cluster the stored tables are exchanged ``ON CLUSTER``; the Distributed table
+    keeps pointing at ``<table>_local``."""
+
+    table: CreateTable
+    rebuilt: CreateTable
+    columns: str
+
+    def render(self, cluster: str | None) -> tuple[str, ...]:
+        """Create, copy, exchange, drop."""
+        where = on_cluster(cluster) if cluster is not None else ""
+        old = self.table.name if cluster is None else self.table.storage_name
+        new = self.rebuilt.name if cluster is None else self.rebuilt.storage_name
+        drops = [f"DROP TABLE IF EXISTS {{db}}.{new}{where} SYNC"]
+        if cluster is not None and new != self.rebuilt.name:
+            drops.append(f"DROP TABLE IF EXISTS {{db}}.{self.rebuilt.name}{where} SYNC")
+        return (
+            *self.rebuilt.render(cluster),
+            f"INSERT INTO {{db}}.{self.rebuilt.name} ({self.columns}) SELECT {self.columns} FROM {{db}}.{self.table.name}",
+            f"EXCHANGE TABLES {{db}}.{old} AND {{db}}.{new}{where}",
+            *drops,
+        )
