@@ -446,7 +446,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                AddColumn(SESSION_ANNOTATIONS, "user_id String AFTER name"))),
     Migration(4, "content search indexes on trace rollups", TRACE_TEXT_INDEXES),
     Migration(5, "incremental write path: trace state, rollup journal, text flags, codecs",
-              (TRACE_STATE, ROLLUP_JOURNAL, REBUILD_TRACE_ROLLUPS, *SPANS_CODECS, *PROMPT_PART_REMOVAL, Statement(BACKFILL_TRACE_STATE))),
+              (TRACE_STATE, ROLLUP_JOURNAL, REBUILD_TRACE_ROLLUPS, *SPANS_CODECS, *PROMPT_PART_REMOVAL,
+               Statement(BACKFILL_TRACE_STATE))),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,

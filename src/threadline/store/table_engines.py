@@ -195,7 +195,8 @@ class RebuildTable:
             drops.append(f"DROP TABLE IF EXISTS {{db}}.{self.rebuilt.name}{where} SYNC")
         return (
             *self.rebuilt.render(cluster),
-            f"INSERT INTO {{db}}.{self.rebuilt.name} ({self.columns}) SELECT {self.columns} FROM {{db}}.{self.table.name}",
+            f"INSERT INTO {{db}}.{self.rebuilt.name} ({self.columns}) "
+            f"SELECT {self.columns} FROM {{db}}.{self.table.name}",
             f"EXCHANGE TABLES {{db}}.{old} AND {{db}}.{new}{where}",
             *drops,
         )
