@@ -14,6 +14,7 @@ from threadline.ingest.messages import (
     ToolCall,
     assistant_text,
     indexed_messages,
+    json_turn_text,
     last_user_text,
     messages_from_value,
     parse_json_messages,
@@ -128,7 +129,8 @@ def test_openinference_flattened() -> None:
         "llm.input_messages.1.message.contents.1.message_content.image.image.url": "data:...",
         "llm.input_messages.1.message.contents.2.message_content.type": "text",
         "llm.input_messages.1.message.contents.2.message_content.text": "part two",
-        "llm.input_messages.10.message.role": "user", "llm.input_messages.10.message.content": "tenth",
+        "llm.input_messages.4.message.role": "user", "llm.input_messages.4.message.content": "fifth",
+        "llm.input_messages.6.message.role": "user", "llm.input_messages.6.message.content": "after a gap: unread",
         "llm.input_messages.2.message.role": "assistant",
         "llm.input_messages.2.message.tool_calls.0.tool_call.id": "c1",
         "llm.input_messages.2.message.tool_calls.0.tool_call.function.name": "get_weather",
@@ -140,7 +142,7 @@ def test_openinference_flattened() -> None:
     assert indexed_messages(attrs, "llm.input_messages") == [
         Message("system", "Be brief."), Message("user", "part one\npart two"),
         Message("assistant", "", (ToolCall("get_weather", '{"city": "Paris"}'),)), Message("tool", "18C"),
-        Message("user", "tenth")]
+        Message("user", "fifth")]
 
 
 def test_openllmetry_flattened() -> None:
@@ -205,3 +207,23 @@ def test_any_json_gives_messages_or_none(value: Any) -> None:
 def test_any_attributes_give_messages(attrs: dict[str, str]) -> None:
     for message in indexed_messages(attrs, "gen_ai.prompt"):
         assert isinstance(message.text, str)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(JSON)
+def test_json_turn_text_is_parse_then_choose(value: Any) -> None:
+    text = json.dumps(value)
+    parsed = parse_json_messages(text)
+    if parsed is None:
+        assert json_turn_text(text, output=False) is None and json_turn_text(text, output=True) is None
+    else:
+        assert json_turn_text(text, output=False) == last_user_text(parsed)
+        assert json_turn_text(text, output=True) == assistant_text(parsed)
+
+
+def test_json_turn_text_of_a_long_history() -> None:
+    history = [{"role": "user", "content": f"q{i}"} if i % 2 == 0 else {"role": "assistant", "content": f"a{i}"}
+               for i in range(200)]
+    assert json_turn_text(json.dumps(history), output=False) == "q198"
+    assert json_turn_text(json.dumps(history), output=True) == "a199"
+    assert json_turn_text("not json", output=True) is None

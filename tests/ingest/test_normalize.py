@@ -235,7 +235,8 @@ def test_output_events_become_output(event_name: str, content_key: str) -> None:
     assert row["input"] == ""
 
 
-def test_several_message_events_are_joined_in_order() -> None:
+def test_message_events_are_read_as_a_conversation() -> None:
+    # the last user message in, the assistant's choice out (its message JSON read as a message)
     events = [
         SpanEvent(START + 1, "gen_ai.system.message", {"content": "be brief"}),
         SpanEvent(START + 2, "gen_ai.user.message", {"content": "hi"}),
@@ -244,8 +245,8 @@ def test_several_message_events_are_joined_in_order() -> None:
         SpanEvent(START + 5, "gen_ai.choice", {"message": '{"role": "assistant", "content": "hello"}'}),
     ]
     row = run(make_raw(events=events))
-    assert row["input"] == "be brief\nhi"
-    assert row["output"] == '{"role": "assistant", "content": "hello"}'
+    assert row["input"] == "hi"
+    assert row["output"] == "hello"
     assert row["events_name"] == ["gen_ai.system.message", "gen_ai.user.message", "exception",
                                   "gen_ai.user.message", "gen_ai.choice"]
     assert row["events_time"] == [START + i for i in range(1, 6)]

@@ -87,28 +87,92 @@ MODEL: tuple[Key, ...] = (
     Key("langfuse.observation.model.name", "Langfuse OpenTelemetry attributes (generations)"),
 )
 
+# Input and output text: a span's conversation is read from, in this order (threadline.ingest.conversation),
+# 1. the text keys INPUT / OUTPUT, when their value is plain text;
+# 2. the message lists INPUT_MESSAGES / OUTPUT_MESSAGES: the last user message in, the assistant reply out;
+# 3. GenAI message events (INPUT_EVENTS / OUTPUT_EVENTS, OPERATION_DETAILS_EVENT);
+# 4. after the clients read by their own modules (Vercel AI SDK, Langfuse, AgentOps), JSON values decoded: a
+#    DEFERRED_WHEN_JSON text key holding JSON, then ENCODED_INPUT / ENCODED_OUTPUT. A message list is thus shown as
+#    the conversation, never as a raw JSON blob.
 INPUT: tuple[Key, ...] = (
-    Key("input.value", "OpenInference semantic conventions"),
+    Key("input.value", "OpenInference semantic conventions (JSON when input.mime_type is application/json)"),
     Key("gen_ai.prompt", "OpenTelemetry GenAI semantic conventions (span attribute form)"),
-    Key("gen_ai.input.messages", "OpenTelemetry GenAI semantic conventions (1.37+)"),
-    Key("gen_ai.prompt.0.content", "OpenLLMetry indexed prompts"),
+    Key("gen_ai.tool.call.arguments", "OpenTelemetry GenAI semantic conventions (execute_tool spans; pydantic-ai)"),
+    Key("tool_arguments", "pydantic-ai instrumentation version 2 (tool spans)"),
     Key("ai.toolCall.args", "Vercel AI SDK telemetry (ai.toolCall spans: the tool's arguments, JSON)"),
 )
 
 OUTPUT: tuple[Key, ...] = (
-    Key("output.value", "OpenInference semantic conventions"),
+    Key("output.value", "OpenInference semantic conventions (JSON when output.mime_type is application/json)"),
     Key("gen_ai.completion", "OpenTelemetry GenAI semantic conventions (span attribute form)"),
-    Key("gen_ai.output.messages", "OpenTelemetry GenAI semantic conventions (1.37+)"),
-    Key("gen_ai.completion.0.content", "OpenLLMetry indexed completions"),
+    Key("final_result", "pydantic-ai (agent run spans: the run's output; JSON for structured output)"),
+    Key("gen_ai.tool.call.result", "OpenTelemetry GenAI semantic conventions (execute_tool spans; pydantic-ai)"),
+    Key("tool_response", "pydantic-ai instrumentation version 2 (tool spans)"),
     Key("ai.response.text", "Vercel AI SDK telemetry (generateText, streamText spans)"),
     Key("ai.response.object", "Vercel AI SDK telemetry (generateObject, streamObject spans: the object, JSON)"),
     Key("ai.toolCall.result", "Vercel AI SDK telemetry (ai.toolCall spans: the tool's result, JSON)"),
 )
 
-# GenAI message events (OpenTelemetry GenAI semantic conventions): user/system messages are input, choices output.
-INPUT_EVENTS: tuple[str, ...] = ("gen_ai.user.message", "gen_ai.system.message", "gen_ai.content.prompt")
+# Text keys that may hold a raw request/response as JSON: such a value (typed application/json by the attribute named
+# here, or starting with [ or {) is read after the message lists. The other text keys hold JSON only as their real
+# value (tool arguments, a structured result) and are shown as sent.
+DEFERRED_WHEN_JSON: dict[str, Key | None] = {
+    "input.value": Key("input.mime_type", "OpenInference semantic conventions (text/plain or application/json)"),
+    "output.value": Key("output.mime_type", "OpenInference semantic conventions (text/plain or application/json)"),
+    "gen_ai.prompt": None,
+    "gen_ai.completion": None,
+}
+
+# Message lists, in precedence order. A name ending in "." is a flattened family (NAME.N.role, NAME.N.content...,
+# read by threadline.ingest.messages.indexed_messages); any other holds a JSON list of messages.
+INPUT_MESSAGES: tuple[Key, ...] = (
+    Key("llm.input_messages.", "OpenInference semantic conventions (llm.input_messages.N.message.role/content/"
+        "contents.M.message_content.text/tool_calls.M.tool_call.function.name|arguments)"),
+    Key("gen_ai.input.messages", "OpenTelemetry GenAI semantic conventions 1.37+ (JSON, messages with parts; "
+        "OpenLLMetry 0.4x+, pydantic-ai)"),
+    Key("gen_ai.prompt.", "OpenLLMetry (Traceloop) before GenAI 1.37: gen_ai.prompt.N.role/content/tool_calls.M.*"),
+    Key("pydantic_ai.all_messages", "pydantic-ai (agent run spans: the whole conversation, GenAI 1.37+ JSON)"),
+    Key("all_messages_events", "pydantic-ai instrumentation version 1 (agent run spans: the messages as GenAI "
+        "event bodies, JSON)"),
+    Key("events", "pydantic-ai instrumentation version 1 (model request spans, event_mode='attributes': JSON)"),
+)
+OUTPUT_MESSAGES: tuple[Key, ...] = (
+    Key("llm.output_messages.", "OpenInference semantic conventions (llm.output_messages.N.message.*)"),
+    Key("gen_ai.output.messages", "OpenTelemetry GenAI semantic conventions 1.37+ (JSON, messages with parts)"),
+    Key("gen_ai.completion.", "OpenLLMetry (Traceloop) before GenAI 1.37: gen_ai.completion.N.role/content/"
+        "tool_calls.M.*"),
+    Key("pydantic_ai.all_messages", "pydantic-ai (agent run spans: the last assistant message)"),
+    Key("all_messages_events", "pydantic-ai instrumentation version 1 (agent run spans)"),
+    Key("events", "pydantic-ai instrumentation version 1 (model request spans, event_mode='attributes')"),
+)
+
+# Values the client JSON-encodes, decoded (threadline.ingest.content): a decorated call's arguments
+# {"args": [...], "kwargs": {...}} show as its one argument, a JSON string as its text.
+ENCODED_INPUT: tuple[Key, ...] = (
+    Key("traceloop.entity.input", "OpenLLMetry decorators (@workflow, @task, @agent, @tool: the call's arguments)"),
+)
+ENCODED_OUTPUT: tuple[Key, ...] = (
+    Key("traceloop.entity.output", "OpenLLMetry decorators (the call's return value, JSON)"),
+)
+
+# GenAI message events (OpenTelemetry GenAI semantic conventions before 1.37, as span events): user/system/tool
+# messages are input, choices output; gen_ai.assistant.message (an earlier assistant turn sent as history) is the
+# output only of a span without choices. Each event's content is plain text or JSON holding messages.
+INPUT_EVENTS: tuple[str, ...] = ("gen_ai.user.message", "gen_ai.system.message", "gen_ai.tool.message",
+                                 "gen_ai.content.prompt")
 OUTPUT_EVENTS: tuple[str, ...] = ("gen_ai.choice", "gen_ai.assistant.message", "gen_ai.content.completion")
+ASSISTANT_MESSAGE_EVENT = "gen_ai.assistant.message"
 EVENT_CONTENT: tuple[str, ...] = ("content", "gen_ai.prompt", "gen_ai.completion", "message")
+# The role of each event's message when its content does not say (an event's own "role" attribute wins).
+EVENT_ROLES: dict[str, str] = {
+    "gen_ai.user.message": "user", "gen_ai.system.message": "system", "gen_ai.tool.message": "tool",
+    "gen_ai.content.prompt": "user", "gen_ai.choice": "assistant", "gen_ai.assistant.message": "assistant",
+    "gen_ai.content.completion": "assistant",
+}
+# GenAI semantic conventions 1.37+: one event per inference carrying the messages as attributes (JSON).
+OPERATION_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+OPERATION_DETAILS_INPUT = Key("gen_ai.input.messages", "OpenTelemetry GenAI 1.37+ operation details event")
+OPERATION_DETAILS_OUTPUT = Key("gen_ai.output.messages", "OpenTelemetry GenAI 1.37+ operation details event")
 
 COST: tuple[Key, ...] = (
     Key("gen_ai.usage.cost", "GenAI instrumentations reporting cost in USD"),
@@ -121,6 +185,7 @@ TRACE_TOTAL_TOKENS: tuple[Key, ...] = (Key("threadline.trace.total_tokens", "Thr
 
 # A trace's (turn's) name, when the client names it apart from its root span.
 TRACE_NAME: tuple[Key, ...] = (
+    Key("traceloop.workflow.name", "OpenLLMetry (Traceloop): the @workflow name, on every span inside it"),
     Key("ai.telemetry.functionId", "Vercel AI SDK telemetry (experimental_telemetry.functionId)"),
     Key("langfuse.trace.name", "Langfuse OpenTelemetry attributes (propagate_attributes / update_current_trace)"),
 )
@@ -130,6 +195,7 @@ SPAN_TYPE: tuple[Key, ...] = (
     Key("openinference.span.kind", "OpenInference semantic conventions (LLM, TOOL, RETRIEVER, AGENT, CHAIN...)"),
     Key("gen_ai.operation.name", "OpenTelemetry GenAI semantic conventions (chat, execute_tool, embeddings...)"),
     Key("traceloop.span.kind", "OpenLLMetry (workflow, task, agent, tool)"),
+    Key("llm.request.type", "OpenLLMetry before GenAI 1.37 (chat, completion, embedding, rerank)"),
     Key("langfuse.observation.type", "Langfuse OpenTelemetry attributes"),
     Key("ai.operationId", "Vercel AI SDK telemetry (ai.generateText, ai.generateText.doGenerate, ai.toolCall...)"),
     Key("agentops.span.kind", "AgentOps SDK (session, agent, task, operation, workflow, tool, llm, guardrail...)"),
@@ -151,7 +217,8 @@ SPAN_TYPE_VALUES: dict[str, str] = {
     "embedding": "embedding", "embeddings": "embedding",
     "agent": "agent", "invoke_agent": "agent", "create_agent": "agent",
     "chain": "chain", "workflow": "chain", "task": "chain",
-    "reranker": "reranker", "guardrail": "guardrail", "evaluator": "evaluator",
+    "reranker": "reranker", "rerank": "reranker", "guardrail": "guardrail", "evaluator": "evaluator",
+    "prompt": "chain",  # OpenInference PROMPT spans (a prompt template rendered)
     "span": "span", "event": "span",
     # Vercel AI SDK ``ai.operationId`` values (lowercased). The outer call spans (ai.generateText...) repeat the usage
     # of their provider-call children (ai.generateText.doGenerate...), so they are chains: only llm and embedding

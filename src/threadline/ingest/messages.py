@@ -30,8 +30,7 @@ the ingest hot path over whatever clients send.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +41,7 @@ _ROLE_ALIASES: dict[str, str] = {"human": "user", "model": "assistant", "ai": "a
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 _TOOL_CALL_PARTS = frozenset({"tool_call", "tool-call", "tool_use", "function_call"})
 _TOOL_RESULT_PARTS = frozenset({"tool_call_response", "tool-result", "tool_result", "function_call_output"})
-_MESSAGE_KEYS = ("role", "parts", "content", "message", "tool_calls")
-# "llm.input_messages.3.message.tool_calls.0.tool_call.function.name" -> index 3, rest "tool_calls.0...name".
-_INDEXED = re.compile(r"(\d+)\.(?:message\.)?(.+)")
-_SUB_INDEXED = re.compile(r"(contents|tool_calls)\.(\d+)\.(.+)")
+_MESSAGE_KEYS = frozenset({"role", "parts", "content", "message", "tool_calls"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +80,10 @@ def _as_text(value: Any) -> str:
         return str(value)
 
 
-def _tool_call(part: Mapping[str, Any]) -> ToolCall | None:
+def _tool_call(part: dict[str, Any]) -> ToolCall | None:
     """A tool call in any of the shapes: GenAI part, OpenAI ``tool_calls`` item, Vercel/Anthropic part."""
     function = part.get("function")
-    if isinstance(function, Mapping):  # OpenAI {"type": "function", "function": {"name", "arguments"}}
+    if isinstance(function, dict):  # OpenAI {"type": "function", "function": {"name", "arguments"}}
         part = function
     name = part.get("name") or part.get("toolName") or part.get("tool_name")
     if not isinstance(name, str) or not name:
@@ -98,12 +94,12 @@ def _tool_call(part: Mapping[str, Any]) -> ToolCall | None:
     return ToolCall(name)
 
 
-def _tool_result(part: Mapping[str, Any]) -> str:
+def _tool_result(part: dict[str, Any]) -> str:
     for key in ("response", "output", "result", "content"):
         if key in part:
             value = part[key]
             # Vercel AI SDK 5 wraps results as {"type": "json"|"text", "value": ...}.
-            if isinstance(value, Mapping) and "value" in value and "type" in value:
+            if isinstance(value, dict) and "value" in value and "type" in value:
                 value = value["value"]
             return _content_text(value) if isinstance(value, list) else _as_text(value)
     return ""
@@ -112,7 +108,7 @@ def _tool_result(part: Mapping[str, Any]) -> str:
 def _only_tool_results(parts: list[Any]) -> bool:
     """Whether every part is a tool result: pydantic-ai (instrumentation versions 2-5) and Anthropic send tool results
     in a *user* message, which is not what the user said."""
-    return bool(parts) and all(isinstance(p, Mapping) and p.get("type") in _TOOL_RESULT_PARTS for p in parts)
+    return bool(parts) and all(isinstance(p, dict) and p.get("type") in _TOOL_RESULT_PARTS for p in parts)
 
 
 def _parts(parts: Iterable[Any]) -> tuple[str, tuple[ToolCall, ...]]:
@@ -123,7 +119,7 @@ def _parts(parts: Iterable[Any]) -> tuple[str, tuple[ToolCall, ...]]:
         if isinstance(part, str):
             texts.append(part)
             continue
-        if not isinstance(part, Mapping):
+        if not isinstance(part, dict):
             continue
         kind = part.get("type")
         if kind in _TOOL_CALL_PARTS:
@@ -147,12 +143,18 @@ def _content_text(content: Any) -> str:
     return _as_text(content)
 
 
-def _message(item: Mapping[str, Any]) -> Message | None:
+def parts_text(content: Any) -> str:
+    """The text of a decoded message content: a string itself; a list of parts (any of the module's part shapes)
+    its text and tool-result parts joined by newlines; anything else as compact JSON."""
+    return _content_text(content)
+
+
+def _message(item: dict[str, Any]) -> Message | None:
     """One message object in any of the JSON shapes, or None when ``item`` is not one."""
     inner = item.get("message")
-    if isinstance(inner, Mapping):  # GenAI choice event / OpenAI choice: {"index", "finish_reason", "message"}
+    if isinstance(inner, dict):  # GenAI choice event / OpenAI choice: {"index", "finish_reason", "message"}
         item = inner
-    elif not any(k in item for k in _MESSAGE_KEYS):
+    elif _MESSAGE_KEYS.isdisjoint(item):
         return None
     role = _role(item.get("role"))
     calls: list[ToolCall] = []
@@ -168,9 +170,9 @@ def _message(item: Mapping[str, Any]) -> Message | None:
         text = _as_text(parts)
     tool_calls = item.get("tool_calls")
     if isinstance(tool_calls, list):
-        calls.extend(c for c in (_tool_call(t) for t in tool_calls if isinstance(t, Mapping)) if c)
+        calls.extend(c for c in (_tool_call(t) for t in tool_calls if isinstance(t, dict)) if c)
     function_call = item.get("function_call")
-    if isinstance(function_call, Mapping):
+    if isinstance(function_call, dict):
         call = _tool_call(function_call)
         if call:
             calls.append(call)
@@ -178,38 +180,69 @@ def _message(item: Mapping[str, Any]) -> Message | None:
 
 
 def messages_from_value(value: Any) -> list[Message] | None:
-    """Messages of an already decoded JSON value (list or envelope object), or None when it holds none."""
-    if isinstance(value, Mapping):
+    """Messages of an already decoded JSON value (list or envelope object, as ``json.loads`` returns them: dicts and
+    lists), or None when it holds none."""
+    if isinstance(value, dict):
         listed = value.get("messages")
         if isinstance(listed, list):  # OpenAI chat request
             return messages_from_value(listed)
         choices = value.get("choices")
         if isinstance(choices, list):  # OpenAI chat response; legacy completions carry "text"
-            found = [m for m in (_message(c) for c in choices if isinstance(c, Mapping)) if m]
+            found = [m for m in (_message(c) for c in choices if isinstance(c, dict)) if m]
             found += [Message("assistant", c["text"]) for c in choices
-                      if isinstance(c, Mapping) and isinstance(c.get("text"), str)]
+                      if isinstance(c, dict) and isinstance(c.get("text"), str)]
             return found or None
-        if "role" in value or isinstance(value.get("message"), Mapping) or isinstance(value.get("parts"), list):
+        if "role" in value or isinstance(value.get("message"), dict) or isinstance(value.get("parts"), list):
             single = _message(value)
             return [single] if single else None
         return None
     if isinstance(value, list) and value:
-        found = [m for m in (_message(v) for v in value if isinstance(v, Mapping)) if m]
+        found = [m for m in (_message(v) for v in value if isinstance(v, dict)) if m]
         return found or None
     return None
+
+
+def _decode(value: str) -> Any:
+    """The JSON value of ``value`` when it starts with [ or { (after blanks), else None."""
+    stripped = value.lstrip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        return json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
 
 
 def parse_json_messages(value: str) -> list[Message] | None:
     """Messages of a JSON text in any of the module's JSON shapes, or None when ``value`` is not JSON or holds no
     message (then the caller keeps ``value`` as it is). Cheap on plain text: no parse unless it starts with [ or {."""
-    stripped = value.lstrip()
-    if not stripped or stripped[0] not in "[{":
-        return None
-    try:
-        decoded = json.loads(stripped)
-    except (ValueError, RecursionError):
-        return None
-    return messages_from_value(decoded)
+    return messages_from_value(_decode(value))
+
+
+def json_turn_text(value: str, *, output: bool) -> str | None:
+    """:func:`last_user_text` (or, when ``output``, :func:`assistant_text`) of the messages of a JSON text, None when
+    it holds no message. Same result as parsing then choosing, but a plain list is read from its end and only as far
+    as the choice needs: a long history (an agent's every earlier step) costs its JSON decoding, not a message
+    object per entry."""
+    decoded = _decode(value)
+    if not isinstance(decoded, list):
+        found = messages_from_value(decoded)
+        if not found:
+            return None
+        return assistant_text(found) if output else last_user_text(found)
+    seen = False
+
+    def from_end() -> Iterator[Message]:
+        nonlocal seen
+        for item in reversed(decoded):
+            if isinstance(item, dict):
+                message = _message(item)
+                if message:
+                    seen = True
+                    yield message
+
+    text = _assistant_from_end(from_end()) if output else _last_user_from_end(from_end())
+    return text if seen else None
 
 
 def _content_value(value: str) -> tuple[str, tuple[ToolCall, ...]]:
@@ -224,49 +257,73 @@ def _content_value(value: str) -> tuple[str, tuple[ToolCall, ...]]:
     return value, ()
 
 
+# Flattened layouts: OpenInference nests a message's fields under "message." and its parts under "message_content." /
+# calls under "tool_call.function."; OpenLLMetry puts them right under the index.
+_LAYOUTS: tuple[tuple[str, str, str], ...] = (
+    ("message.", "message_content.", "tool_call.function."),  # OpenInference
+    ("", "", ""),  # OpenLLMetry
+)
+
+
+def _indexed_message(attributes: Mapping[str, str], base: str, part: str, call: str) -> Message | None:
+    """The message whose fields start with ``base``, or None when it has none (the end of the list)."""
+    role = attributes.get(base + "role")
+    content = attributes.get(base + "content")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    if content:
+        text, parsed_calls = _content_value(content)
+        texts.append(text)
+        calls.extend(parsed_calls)
+    index = 0
+    while True:  # content parts, in order (OpenInference)
+        head = f"{base}contents.{index}.{part}"
+        kind, part_text = attributes.get(head + "type"), attributes.get(head + "text")
+        if kind is None and part_text is None:
+            break
+        if part_text and kind in (None, "text"):
+            texts.append(part_text)
+        index += 1
+    index = 0
+    while True:  # tool calls, in order; an id alone still counts as a call being there
+        head = f"{base}tool_calls.{index}."
+        name = attributes.get(head + call + "name")
+        if name is None and attributes.get(head + "tool_call.id" if call else head + "id") is None:
+            break
+        if name:
+            calls.append(ToolCall(name, attributes.get(head + call + "arguments", "")))
+        index += 1
+    legacy = attributes.get(base + "function_call.name") or attributes.get(base + "function_call_name")
+    if legacy:  # OpenLLMetry's function_call.*, OpenInference's function_call_name / _arguments_json
+        calls.append(ToolCall(legacy, attributes.get(base + "function_call.arguments")
+                              or attributes.get(base + "function_call_arguments_json", "")))
+    if role is None and content is None and not texts and not calls:
+        return None
+    return Message(_role(role), "\n".join(t for t in texts if t), tuple(calls))
+
+
 def indexed_messages(attributes: Mapping[str, str], prefix: str) -> list[Message]:
     """Messages flattened into attributes under ``prefix`` (``"llm.input_messages"``, ``"llm.output_messages"``,
-    ``"gen_ai.prompt"``, ``"gen_ai.completion"``), in index order; [] when there are none.
+    ``"gen_ai.prompt"``, ``"gen_ai.completion"``), in index order from 0 (the conventions number them without
+    gaps: reading stops at the first index with no field); [] when there are none.
 
-    Reads ``{prefix}.N.role``, ``.content``, ``.contents.M.*.text`` (text parts in order), ``.tool_calls.M.*name`` /
-    ``*arguments`` and ``.function_call.name|arguments``, with or without OpenInference's ``message.`` segment. One
-    pass over the attribute keys."""
-    head = prefix + "."
-    fields: dict[int, dict[str, str]] = {}
-    subs: dict[int, dict[tuple[str, int], dict[str, str]]] = {}
-    for key, value in attributes.items():
-        if not key.startswith(head):
+    Reads ``{prefix}.N.role``, ``.content`` (OpenLLMetry's JSON list of parts too), ``.contents.M.*.type|text``
+    (text parts in order), ``.tool_calls.M.*name|arguments`` and ``.function_call.name|arguments``, with
+    OpenInference's ``message.`` / ``message_content.`` / ``tool_call.function.`` segments or without. Costs a few
+    dict lookups per message, never a pass over unrelated attributes."""
+    for layout, part, call in _LAYOUTS:
+        message = _indexed_message(attributes, f"{prefix}.0.{layout}", part, call)
+        if message is None:
             continue
-        match = _INDEXED.fullmatch(key, len(head))
-        if not match:
-            continue
-        index, rest = int(match.group(1)), match.group(2)
-        sub = _SUB_INDEXED.fullmatch(rest)
-        if sub:
-            # The sub-item's field is its last dotted segment: "tool_call.function.name" -> "name".
-            field = sub.group(3).rsplit(".", 1)[-1]
-            subs.setdefault(index, {}).setdefault((sub.group(1), int(sub.group(2))), {})[field] = value
-        else:
-            fields.setdefault(index, {})[rest] = value
-    result = []
-    for index in sorted(fields.keys() | subs.keys()):
-        own = fields.get(index, {})
-        text, calls = _content_value(own.get("content", ""))
-        tool_calls = list(calls)
-        parts = subs.get(index, {})
-        texts = [text] if text else []
-        for (family, _), item in sorted(parts.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-            if family == "contents":
-                if item.get("type", "text") == "text" and item.get("text"):
-                    texts.append(item["text"])
-            elif item.get("name"):
-                tool_calls.append(ToolCall(item["name"], item.get("arguments", "")))
-        if own.get("function_call.name"):
-            tool_calls.append(ToolCall(own["function_call.name"], own.get("function_call.arguments", "")))
-        if own.get("function_call_name"):  # OpenInference's legacy function-call attributes
-            tool_calls.append(ToolCall(own["function_call_name"], own.get("function_call_arguments_json", "")))
-        result.append(Message(_role(own.get("role")), "\n".join(texts), tuple(tool_calls)))
-    return result
+        result = [message]
+        index = 1
+        while True:
+            message = _indexed_message(attributes, f"{prefix}.{index}.{layout}", part, call)
+            if message is None:
+                return result
+            result.append(message)
+            index += 1
+    return []
 
 
 def tool_calls_summary(calls: Iterable[ToolCall]) -> str:
@@ -274,11 +331,9 @@ def tool_calls_summary(calls: Iterable[ToolCall]) -> str:
     return "\n".join(f"tool call: {c.name}({c.arguments})" for c in calls)
 
 
-def last_user_text(messages: Iterable[Message]) -> str:
-    """The input of a turn: the text of the last user message with text; failing that, of the last message that is
-    not the assistant's (a system prompt or tool result); '' when no message has text."""
+def _last_user_from_end(messages: Iterator[Message]) -> str:
     fallback = ""
-    for message in reversed(list(messages)):
+    for message in messages:
         if not message.text:
             continue
         if message.role == "user":
@@ -288,13 +343,23 @@ def last_user_text(messages: Iterable[Message]) -> str:
     return fallback
 
 
-def assistant_text(messages: Iterable[Message]) -> str:
-    """The output of a turn: the last assistant message's text, else a summary of its tool calls; messages without a
-    role count as the assistant's (output lists often omit it). '' when there is no assistant message."""
-    for message in reversed(list(messages)):
+def _assistant_from_end(messages: Iterator[Message]) -> str:
+    for message in messages:
         if message.role in ("assistant", ""):
             if message.text:
                 return message.text
             if message.tool_calls:
                 return tool_calls_summary(message.tool_calls)
     return ""
+
+
+def last_user_text(messages: Iterable[Message]) -> str:
+    """The input of a turn: the text of the last user message with text; failing that, of the last message that is
+    not the assistant's (a system prompt or tool result); '' when no message has text."""
+    return _last_user_from_end(reversed(list(messages)))
+
+
+def assistant_text(messages: Iterable[Message]) -> str:
+    """The output of a turn: the last assistant message's text, else a summary of its tool calls; messages without a
+    role count as the assistant's (output lists often omit it). '' when there is no assistant message."""
+    return _assistant_from_end(reversed(list(messages)))

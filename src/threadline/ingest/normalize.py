@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from threadline.ingest import agentops, keys, langfuse, vercel_ai
+from threadline.ingest import agentops, conversation, keys, langfuse, vercel_ai
 from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan, SpanRow
 
@@ -75,16 +75,6 @@ def _span_type(raw: RawSpan, model: str, tokens: int) -> str:
     if model or tokens:
         return "llm"
     return value[:32] if value else "span"
-
-
-def _event_text(raw: RawSpan, names: tuple[str, ...]) -> str:
-    parts = []
-    for event in raw.events:
-        if event.name in names:
-            text = next((event.attributes[k] for k in keys.EVENT_CONTENT if event.attributes.get(k)), "")
-            if text:
-                parts.append(text)
-    return "\n".join(parts)
 
 
 def _json_map(text: str) -> dict[str, str]:
@@ -197,14 +187,16 @@ def normalize(raw: RawSpan, project_id: str, prices: PriceTable, ingested_at_us:
         "trace_name": str(ex.get("trace_name") or first(attrs, keys.TRACE_NAME)),
         "metadata": list(metadata.items()),
         "tags": list(ex.get("tags") or _json_list(first(attrs, keys.TAGS))),
-        "input": str(ex.get("input") or first(attrs, keys.INPUT) or vercel_ai.input_text(attrs)
+        # Precedence (keys.py, "Input and output text"): text keys, message lists and GenAI events, the clients read
+        # by their own modules, then JSON blobs decoded.
+        "input": str(ex.get("input") or conversation.input_text(raw) or vercel_ai.input_text(attrs)
                      or (lf.input if lf else "")
                      or agentops.input_text(attrs, raw.resource_attributes)
-                     or _event_text(raw, keys.INPUT_EVENTS)),
-        "output": str(ex.get("output") or first(attrs, keys.OUTPUT) or vercel_ai.output_text(attrs)
+                     or conversation.encoded_input(raw)),
+        "output": str(ex.get("output") or conversation.output_text(raw) or vercel_ai.output_text(attrs)
                       or (lf.output if lf else "")
                       or agentops.output_text(attrs, raw.resource_attributes)
-                      or _event_text(raw, keys.OUTPUT_EVENTS)),
+                      or conversation.encoded_output(raw)),
         "attributes": list(attrs.items()),
         "resource_attributes": list(raw.resource_attributes.items()),
         "events_time": [e.time_ns for e in raw.events],
