@@ -107,7 +107,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             pass
 
         def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
