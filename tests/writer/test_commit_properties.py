@@ -111,9 +111,12 @@ def assert_exact(store: Store, project: str) -> None:
 # No shrinking: it takes minutes per failure here; a failure prints its seed to replay with --hypothesis-seed.
 @settings(max_examples=20, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.parametrize("exclusive", [False, True], ids=["shared", "exclusive"])
 @given(specs=scenarios(), data=st.data())
-def test_interleavings_with_crashes_and_deletions_are_exact(store: Store, specs: list[Spec],
+def test_interleavings_with_crashes_and_deletions_are_exact(store: Store, exclusive: bool, specs: list[Spec],
                                                             data: st.DataObject) -> None:
+    """``exclusive``: the embedded store's only writer, which keeps the states it wrote and a filter of known
+    traces; shared: a writer beside others (queue workers), which reads every state."""
     project = new_project()
     rng = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     everything = [spec.row(project) for spec in specs]
@@ -124,7 +127,7 @@ def test_interleavings_with_crashes_and_deletions_are_exact(store: Store, specs:
     batches = [everything[a:b] for a, b in zip([0, *cuts], [*cuts, len(everything)], strict=True)]
 
     faulty = FailAfter(store)
-    committer = BatchCommitter(faulty)
+    committer = BatchCommitter(faulty, exclusive=exclusive)
     unfinished: list[list[dict[str, Any]]] = []
     for batch in batches:
         step = rng.random()
@@ -149,7 +152,7 @@ def test_interleavings_with_crashes_and_deletions_are_exact(store: Store, specs:
             committer.commit(unfinished.pop(rng.randrange(len(unfinished))))  # the client's retry
     ending = rng.choice(["restart", "next_commit", "replay_all"])
     if ending == "restart":
-        BatchCommitter(store).recover()  # a new process: the journal's pending batches are rebuilt
+        BatchCommitter(store, exclusive=exclusive).recover()  # a new process: the journal's pending batches are rebuilt
     elif ending == "next_commit":
         # this process's next commit rebuilds what its failures touched
         committer.commit(rng.choice(batches), token=f"another-{project}")

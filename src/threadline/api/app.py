@@ -101,10 +101,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             from threadline.queue.pool import guarded_committer
 
             committer = guarded_committer(opened, settings)
-        else:
-            committer = BatchCommitter(opened)
-        if not settings.clickhouse_url:  # embedded: rollups of a batch a crash cut short (DESIGN.md, durability)
-            await asyncio.to_thread(committer.recover)
+        else:  # an embedded store has exactly one writer: this process (DESIGN.md, chDB facts)
+            committer = BatchCommitter(opened, exclusive=not settings.clickhouse_url)
+        # Rollups of batches a crash cut short (the journal's pending batches; DESIGN.md, durability contract).
+        await asyncio.to_thread(committer.recover)
         metrics = Metrics()
         writer: GroupCommitWriter | QueueProducer
         consumers: WorkerPool | None = None

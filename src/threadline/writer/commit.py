@@ -23,6 +23,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from threadline import rollups
 from threadline.ingest.spans import SpanBatch, as_table
 from threadline.store.gateway import Store
 from threadline.writer import journal
+from threadline.writer.known_traces import KnownTraces
 from threadline.writer.text_cache import TextCache
 from threadline.writer.trace_state import (
     SpanFacts,
@@ -116,9 +118,15 @@ class BatchCommitter:
     ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`).
     """
 
-    def __init__(self, store: Store, guard: RecomputeGuard | None = None, *,
-                 text_cache_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, store: Store, guard: RecomputeGuard | None = None, *, exclusive: bool = False,
+                 text_cache_bytes: int = 64 * 1024 * 1024, state_cache_size: int = 100_000) -> None:
         self.store = store
+        # The only writer of its store (an embedded chDB directory): it may keep the states it wrote and know,
+        # from a Bloom filter of every stored trace key, which traces are new without reading them.
+        self.exclusive = exclusive
+        self._states: OrderedDict[Key, TraceState] = OrderedDict()
+        self._state_cache_size = state_cache_size
+        self._known: KnownTraces | None = None
         self._lock = threading.Lock()
         self._version = 0
         self._guard = guard
@@ -212,6 +220,8 @@ class BatchCommitter:
             result = self._write(everything, facts, span_count, batch_ids, set(seen))
         except Exception:
             self._mark_suspect(everything)
+            for key in everything:
+                self._states.pop(key, None)
             raise
         with self._suspect_lock:
             for key, mark in seen.items():
@@ -222,8 +232,7 @@ class BatchCommitter:
     def _write(self, keys: list[Key], facts: SpanFacts | None, span_count: int,
                batch_ids: Sequence[str], suspect: set[Key]) -> CommitResult:
         version = self._next_version()
-        stored = {(r["project_id"], r["trace_id"]): state_from_row(r) for r in
-                  self.store.select(rollups.TRACE_STATES, {"keys": keys}, tag="writer.trace_states")}
+        stored = self._stored_states(keys)
         work = self._fold(keys, facts, stored, suspect)
         self._read_missing_texts(work)
         states = work.states
@@ -264,8 +273,54 @@ class BatchCommitter:
         for state in states:
             input_text, output_text = fresh[state.key]
             self._texts.put((state.project_id, state.trace_id, version), input_text, output_text)
+        if self.exclusive:
+            self._remember(states, version)
         moved = sum(1 for s in states if work.prior[s.key] is not None and work.prior[s.key] != s.session_id)
         return CommitResult(span_count, len(states), len(touched), moved, work.rebuilt)
+
+    def _stored_states(self, keys: list[Key]) -> dict[Key, TraceState]:
+        """The stored states of ``keys`` that exist: an exclusive writer takes those it keeps and reads only the
+        keys its filter cannot rule out."""
+        to_read = keys
+        found: dict[Key, TraceState] = {}
+        if self.exclusive:
+            if self._known is None or self._known.full:
+                self._known = self._load_known()
+            to_read = []
+            for key in keys:
+                kept = self._states.get(key)
+                if kept is not None:
+                    self._states.move_to_end(key)
+                    found[key] = kept.narrow_copy(kept.version)
+                elif self._known.may_contain(key):
+                    to_read.append(key)
+        if to_read:
+            found.update({(r["project_id"], r["trace_id"]): state_from_row(r) for r in self.store.select(
+                rollups.TRACE_STATES, {"keys": to_read}, tag="writer.trace_states")})
+        return found
+
+    def _load_known(self) -> KnownTraces:
+        table = self.store.select_arrow("SELECT project_id, trace_id FROM {db}.trace_state",
+                                        tag="writer.known_traces")
+        known = KnownTraces(max(1_000_000, 2 * table.num_rows))
+        known.update(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
+                         strict=True))
+        return known
+
+    def _remember(self, states: list[TraceState], version: int) -> None:
+        assert self._known is not None
+        for state in states:
+            self._states[state.key] = state.narrow_copy(version)
+            self._states.move_to_end(state.key)
+            self._known.add(state.key)
+        while len(self._states) > self._state_cache_size:
+            self._states.popitem(last=False)
+
+    def forget_project(self, project_id: str) -> None:
+        """Drop what this committer keeps of ``project_id`` (call after deleting the project's data)."""
+        with self._lock:
+            for key in [k for k in self._states if k[0] == project_id]:
+                del self._states[key]
 
     def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState],
               suspect: set[Key]) -> _Pass:

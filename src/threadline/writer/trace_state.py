@@ -142,6 +142,16 @@ class TraceState:
         span_ids = facts.columns["span_id"]
         return any(span_ids[i] in self.span_ids for i in indexes)
 
+    def narrow_copy(self, version: int) -> TraceState:
+        """A copy at ``version`` without the winners' texts (they are those of the rollup row of ``version``),
+        safe to fold into while this one is kept."""
+        copy = TraceState(**{**self.__dict__, "version": version, "input": None if self.input_key else "",
+                             "output": None if self.output_key else ""})
+        for name in ("named_sessions", "excluded_sessions", "models", "tags", "span_ids"):
+            setattr(copy, name, set(getattr(self, name)))
+        copy.metadata = list(self.metadata)
+        return copy
+
     @property
     def texts_known(self) -> bool:
         """Whether both winners' texts are at hand (else they must be read at :attr:`version`)."""

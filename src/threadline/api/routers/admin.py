@@ -123,6 +123,7 @@ async def delete_project(project_id: str, state: Admin) -> Response:
     except ProjectError as exc:
         raise _problem(exc) from None
     state.auth.invalidate()
+    state.writer.committer.forget_project(project_id)  # its trace states are gone from the store too
     return Response(status_code=204)
 
 
