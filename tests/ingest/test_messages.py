@@ -110,6 +110,13 @@ def test_envelopes() -> None:
     assert parse({"role": "user", "content": "single"}) == [Message("user", "single")]
 
 
+def test_odd_part_types_are_skipped() -> None:
+    msgs = parse([{"role": "user", "content": [{"type": ["text"], "text": "x"}, {"type": {"a": 1}},
+                                               {"type": "text", "text": "kept"}]},
+                  {"role": "user", "parts": [{"type": [1]}]}])
+    assert msgs == [Message("user", "kept"), Message("user", "")]
+
+
 def test_not_messages() -> None:
     for value in ("plain text", "", "   ", "[1, 2]", "{}", '{"a": 1}', "[", "[]", '["x"]', "null", "42",
                   '{"messages": "no"}', "[" * 100_000):

@@ -108,7 +108,8 @@ def _tool_result(part: dict[str, Any]) -> str:
 def _only_tool_results(parts: list[Any]) -> bool:
     """Whether every part is a tool result: pydantic-ai (instrumentation versions 2-5) and Anthropic send tool results
     in a *user* message, which is not what the user said."""
-    return bool(parts) and all(isinstance(p, dict) and p.get("type") in _TOOL_RESULT_PARTS for p in parts)
+    return bool(parts) and all(isinstance(p, dict) and isinstance(p.get("type"), str)
+                               and p["type"] in _TOOL_RESULT_PARTS for p in parts)
 
 
 def _parts(parts: Iterable[Any]) -> tuple[str, tuple[ToolCall, ...]]:
@@ -122,6 +123,8 @@ def _parts(parts: Iterable[Any]) -> tuple[str, tuple[ToolCall, ...]]:
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
+        if kind is not None and not isinstance(kind, str):  # not a part of any convention (and maybe unhashable)
+            continue
         if kind in _TOOL_CALL_PARTS:
             call = _tool_call(part)
             if call:
