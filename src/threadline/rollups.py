@@ -53,9 +53,11 @@ FROM {db}.trace_state FINAL
 WHERE (project_id, trace_id) IN {keys:Array(Tuple(String, String))}
 """
 
-TRACE_TEXTS = """
-SELECT project_id, trace_id, version, input, output FROM {db}.trace_rollups FINAL
-WHERE (project_id, session_id, trace_id) IN {keys:Array(Tuple(String, String, String))}
+# One winning text per trace: ``{column}`` is ``input`` or ``output`` (a constant of the writer, never user input),
+# so only that column's granules are read.
+TRACE_TEXT = """
+SELECT project_id, trace_id, {column} AS text FROM {{db}}.trace_rollups FINAL
+WHERE (project_id, session_id, trace_id) IN {{keys:Array(Tuple(String, String, String))}}
 """
 
 SESSION_ROLLUP = """

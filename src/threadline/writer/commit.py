@@ -367,15 +367,19 @@ class BatchCommitter:
                 state.output = cached[1] if state.output is None else state.output
             else:
                 missing.append(state)
-        if not missing:
-            return
-        keys = [(s.project_id, work.prior[s.key] or "", s.trace_id) for s in missing]
-        found = {(r["project_id"], r["trace_id"]): r for r in
-                 self.store.select(rollups.TRACE_TEXTS, {"keys": keys}, tag="writer.trace_texts")}
-        for state in missing:
-            row = found.get(state.key, {"input": "", "output": ""})
-            state.input = row["input"] if state.input is None else state.input
-            state.output = row["output"] if state.output is None else state.output
+        for column in ("input", "output"):
+            lacking = [s for s in missing if getattr(s, column) is None]
+            if lacking:
+                found = self._read_texts(column, [(s.project_id, work.prior[s.key] or "", s.trace_id)
+                                                  for s in lacking])
+                for state in lacking:
+                    setattr(state, column, found.get(state.key, ""))
+
+    def _read_texts(self, column: str, keys: Iterable[tuple[str, str, str]]) -> dict[Key, str]:
+        """``column`` (input or output) of the live trace rollup rows at (project, session, trace) ``keys``."""
+        rows = self.store.select(rollups.TRACE_TEXT.format(column=column), {"keys": sorted(set(keys))},
+                                 tag=f"writer.trace_{column}s")
+        return {(r["project_id"], r["trace_id"]): r["text"] for r in rows}
 
     def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> None:
         """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied."""
@@ -385,24 +389,19 @@ class BatchCommitter:
         sessions = table.column("session_id").to_pylist()
         winners = {side: (table.column(f"{side}_trace").to_pylist(), table.column(f"{side}_version").to_pylist())
                    for side in ("first_input", "last_output")}
-        texts: dict[str, list[str | None]] = {}
-        fetch: set[tuple[str, str, str]] = set()
-        for side, slot in (("first_input", 0), ("last_output", 1)):
+        texts: dict[str, list[str]] = {}
+        for side, slot, column in (("first_input", 0, "input"), ("last_output", 1, "output")):
             traces, versions = winners[side]
             values: list[str | None] = []
+            fetch: list[tuple[str, str, str]] = []
             for project, session, trace, trace_version in zip(projects, sessions, traces, versions, strict=True):
                 text = self._winner_text((project, trace, trace_version), fresh, slot, version)
                 if text is None:
-                    fetch.add((project, session, trace))
+                    fetch.append((project, session, trace))
                 values.append(text)
-            texts[side] = values
-        if fetch:
-            found = {(r["project_id"], r["trace_id"]): (r["input"], r["output"]) for r in self.store.select(
-                rollups.TRACE_TEXTS, {"keys": sorted(fetch)}, tag="writer.session_texts")}
-            for side, slot in (("first_input", 0), ("last_output", 1)):
-                traces = winners[side][0]
-                texts[side] = [value if value is not None else found.get((project, trace), ("", ""))[slot]
-                               for value, project, trace in zip(texts[side], projects, traces, strict=True)]
+            found = self._read_texts(column, fetch) if fetch else {}
+            texts[side] = [value if value is not None else found.get((project, trace), "")
+                           for value, project, trace in zip(values, projects, traces, strict=True)]
         rows = table.drop_columns([f"{side}_{part}" for side in winners for part in ("trace", "version")])
         count = rows.num_rows
         rows = (rows.append_column("first_input", pa.array(texts["first_input"], pa.string()))
