@@ -17,7 +17,7 @@ Sort keys are fixed-width strings that order exactly as the SQL tuples of :mod:`
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -86,7 +86,7 @@ def _root_first(parent: str, start_ns: int, span_id: str) -> str:
     return f"{1 if parent else 0}{start_ns:020d}{span_id}"
 
 
-@dataclass
+@dataclass(slots=True)
 class TraceState:
     """The merge state of one trace (a ``trace_state`` row) plus its winners' texts once known.
 
@@ -145,12 +145,10 @@ class TraceState:
     def narrow_copy(self, version: int) -> TraceState:
         """A copy at ``version`` without the winners' texts (they are those of the rollup row of ``version``),
         safe to fold into while this one is kept."""
-        copy = TraceState(**{**self.__dict__, "version": version, "input": None if self.input_key else "",
-                             "output": None if self.output_key else ""})
-        for name in ("named_sessions", "excluded_sessions", "models", "tags", "span_ids"):
-            setattr(copy, name, set(getattr(self, name)))
-        copy.metadata = list(self.metadata)
-        return copy
+        return replace(self, version=version, input=None if self.input_key else "",
+                       output=None if self.output_key else "", named_sessions=set(self.named_sessions),
+                       excluded_sessions=set(self.excluded_sessions), models=set(self.models), tags=set(self.tags),
+                       span_ids=set(self.span_ids), metadata=list(self.metadata))
 
     @property
     def texts_known(self) -> bool:
