@@ -7,7 +7,9 @@ exporters, and measures spans/s from the first POST until every span is committe
 sessions API. Then, with 1 worker, posts at a steady rate (a fraction of the measured throughput) and samples the
 queue lag: the age of the oldest entry not yet committed. Prints a table and writes JSON to bench/results/.
 
-    .venv/bin/python bench/queue_throughput.py [--sessions 2500] [--clients 4] [--redis redis://127.0.0.1:6379/0]
+    .venv/bin/python bench/queue_throughput.py [--spans 50000] [--clients 4] [--redis redis://127.0.0.1:6379/0]
+
+The workload is ``bench/workload.py``'s (issue 11's realistic shape), all of it sent to one project without a key.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_and_read import build_requests, free_port, pct
+from serving import free_port, pct
+from workload import single_project_bodies
 
 from threadline.queue.connection import QueueKeys
 
@@ -175,7 +178,7 @@ def steady_lag(bodies: list[bytes], spans_per_body: float, rate: float, seconds:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=2500, help="~20 spans each (2500: ~50k spans)")
+    parser.add_argument("--spans", type=int, default=50_000, help="spans per run (whole sessions: about this many)")
     parser.add_argument("--spans-per-request", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4, help="concurrent exporters")
     parser.add_argument("--shards", type=int, default=8)
@@ -192,7 +195,7 @@ def main() -> None:
     steady: dict[str, float] = {}
     spans = 0
     for workers in (1, 2):
-        bodies, spans, _ = build_requests(args.sessions, 5, args.spans_per_request, seed=workers)
+        bodies, spans, _ = single_project_bodies(args.spans, args.spans_per_request, seed=workers)
         with tempfile.TemporaryDirectory(prefix="threadline-qbench-") as data_dir:
             deployment = start(data_dir, args.redis, workers, args.clickhouse, args.shards)
             try:
@@ -200,7 +203,7 @@ def main() -> None:
                 runs[str(workers)] = throughput(bodies, spans, deployment, args.clients, queue)
                 if workers == 1:
                     rate = runs["1"]["committed_spans_per_second"] * args.steady_fraction
-                    more, more_spans, _ = build_requests(args.sessions, 5, 100, seed=99)
+                    more, more_spans, _ = single_project_bodies(args.spans, 100, seed=99)
                     console.print(f"steady load at {rate:,.0f} spans/s for {args.steady_seconds:.0f} s...")
                     steady = steady_lag(more, more_spans / len(more), rate, args.steady_seconds, deployment, queue)
             finally:
@@ -209,7 +212,7 @@ def main() -> None:
                     queue.delete(key)
 
     results = {
-        "workload": {"sessions": args.sessions, "spans": spans, "clients": args.clients, "shards": args.shards,
+        "workload": {"spans": spans, "clients": args.clients, "shards": args.shards,
                      "store": "clickhouse server" if args.clickhouse else "chDB (consumers in the serve process)"},
         "throughput": runs, "steady_load_1_worker": steady,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
