@@ -94,6 +94,8 @@ def arguments() -> argparse.Namespace:
     work.add_argument("--history-turns", type=int, default=2, help="earlier turns resent in each LLM prompt")
     work.add_argument("--answer-words", type=int, nargs=2, default=(10, 50), metavar=("MIN", "MAX"),
                       help="prose words added to each answer (unique, prose-like text)")
+    work.add_argument("--prose-zipf", type=float, default=1.0,
+                      help="Zipf exponent of the prose's word frequencies (lower: less compressible text)")
     work.add_argument("--every-span-ids", type=float, default=0.5,
                       help="share of sessions with session.id on every span (else on the root only)")
     work.add_argument("--rare-word-rate", type=float, default=0.001)
@@ -140,7 +142,7 @@ def workload_config(args: argparse.Namespace) -> WorkloadConfig:
         spans=args.spans, spans_per_request=args.spans_per_request, projects=projects, users=args.users,
         users_zipf=args.users_zipf, max_turns=args.max_turns, turns_zipf=args.turns_zipf,
         system_prompt_bytes=args.system_prompt_bytes, history_turns=args.history_turns,
-        answer_words=tuple(args.answer_words),
+        answer_words=tuple(args.answer_words), prose_zipf=args.prose_zipf,
         every_span_ids=args.every_span_ids, rare_word_rate=args.rare_word_rate, templates=args.templates,
         spans_per_day=args.spans_per_day, seed=args.seed)
 

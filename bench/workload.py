@@ -91,6 +91,7 @@ class WorkloadConfig:
     system_prompt_bytes: int = 400
     history_turns: int = 2
     answer_words: tuple[int, int] = (10, 50)  # prose words added to each answer (unique text, ~4x compressible)
+    prose_zipf: float = 1.0  # Zipf exponent of the prose's word frequencies (lower: more even, less compressible)
     every_span_ids: float = 0.5  # share of sessions whose every span carries session.id/user.id (else the root only)
     prompt_template_spans: float = 0.6  # share of LLM calls preceded by a prompt-template chain span (LangChain)
     rare_word_rate: float = 0.001
@@ -267,7 +268,7 @@ class _Prose:
               "do", "please", "order", "account", "when", "there", "which", "one", "all", "also", "so", "what",
               "would", "about", "then", "more", "any", "after", "before", "need", "time", "our", "should", "help")
 
-    def __init__(self, rng: random.Random, size: int = 30_000) -> None:
+    def __init__(self, rng: random.Random, exponent: float, size: int = 30_000) -> None:
         self.rng = rng
         syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "qua", "dre", "fin", "gol", "har",
                      "bel", "cor", "dan", "est", "fra", "gri", "hol", "ion", "jet", "kin", "lum", "mor", "nax", "ost",
@@ -278,7 +279,7 @@ class _Prose:
         made = {"".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(size)}
         vocabulary = list(dict.fromkeys([*self.COMMON, *filter(None, corpus_words), *sorted(made)]))
         self.words = vocabulary[:size]
-        self.weights = list(itertools.accumulate(1.0 / rank for rank in range(1, len(self.words) + 1)))
+        self.weights = list(itertools.accumulate(1.0 / rank ** exponent for rank in range(1, len(self.words) + 1)))
 
     def text(self, low: int, high: int) -> str:
         """Between ``low`` and ``high`` words, as sentences."""
@@ -299,7 +300,7 @@ class _TemplateBuilder:
         self.config = config
         self.rng = rng
         self.prompts = {app.key: _system_prompt(app, config.system_prompt_bytes) for app in APPS}
-        self.prose = _Prose(rng)
+        self.prose = _Prose(rng, config.prose_zipf)
         self.turns_built = 0
 
     def enrich(self, turns: list[SpanSpec], app: App) -> int:
