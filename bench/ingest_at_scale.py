@@ -72,7 +72,9 @@ PY_SPY_STAGES = {
     "  rows to Arrow": "rows_to_arrow",
     "group commit: concat batches": "concat",
     "spans insert (chDB)": "insert_arrow",
-    "rollup pass (_recompute)": "_recompute",
+    "rollup pass (BatchCommitter._write)": "_write|_recompute",
+    "  fold spans into trace states": "fold",
+    "  session rollups (turns, aggregate, texts)": "_write_sessions",
     "chDB queries (query_arrow + command)": "query_arrow|command",
 }
 
