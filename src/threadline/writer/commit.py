@@ -35,7 +35,6 @@ from threadline.ingest.spans import SpanBatch, as_table
 from threadline.store.gateway import Store
 from threadline.writer import journal
 from threadline.writer.known_traces import KnownTraces
-from threadline.writer.session_rollup import TurnSummary, aggregate, sessions_table
 from threadline.writer.text_cache import TextCache
 from threadline.writer.trace_state import (
     SpanFacts,
@@ -110,16 +109,6 @@ class _Pass:
     rebuilt: int = 0
 
 
-@dataclass
-class _SessionTurns:
-    """A session's live turns (trace id → summary) and the (trace id, version, text) of its first input and last
-    output as last written."""
-
-    turns: dict[str, TurnSummary] = field(default_factory=dict)
-    first_input: tuple[str, int, str] | None = None
-    last_output: tuple[str, int, str] | None = None
-
-
 class BatchCommitter:
     """Commits batches to ``store``; one rollup pass at a time (passes of one process are serialised by a lock).
 
@@ -140,9 +129,6 @@ class BatchCommitter:
         self._states: OrderedDict[Key, TraceState] = OrderedDict()
         self._state_cache_size = state_cache_size
         self._known: KnownTraces | None = None
-        self._sessions: OrderedDict[Key, _SessionTurns] = OrderedDict()
-        self._session_cache_size = state_cache_size
-        self._kept_turns = 0
         self._lock = threading.Lock()
         self._version = 0
         self._guard = guard
@@ -238,8 +224,6 @@ class BatchCommitter:
             self._mark_suspect(everything)
             for key in everything:
                 self._states.pop(key, None)
-            self._sessions.clear()  # which sessions the pass touched is not known here: keep none
-            self._kept_turns = 0
             raise
         with self._suspect_lock:
             for key, mark in seen.items():
@@ -275,7 +259,7 @@ class BatchCommitter:
         emptied = {(p, s) for p, s, _ in left if s}
         touched = sorted({(s.project_id, s.session_id) for s in states if s.session_id} | emptied)
         if touched:
-            self._write_sessions(touched, states, left, fresh, version)
+            self._write_sessions(touched, fresh, version)
 
         changed = [s for s in states if work.prior[s.key] != s.session_id]
         if changed:
@@ -339,8 +323,6 @@ class BatchCommitter:
         with self._lock:
             for key in [k for k in self._states if k[0] == project_id]:
                 del self._states[key]
-            for key in [k for k in self._sessions if k[0] == project_id]:
-                self._kept_turns -= len(self._sessions.pop(key).turns)
 
     def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState],
               suspect: set[Key]) -> _Pass:
@@ -401,88 +383,50 @@ class BatchCommitter:
                                  tag=f"writer.trace_{column}s")
         return {(r["project_id"], r["trace_id"]): r["text"] for r in rows}
 
-    def _write_sessions(self, touched: list[Key], states: list[TraceState],
-                        left: list[tuple[str, str, str]], fresh: dict[Key, tuple[str, str]], version: int) -> None:
-        """Re-aggregate ``touched`` sessions from their turns' summaries; tombstone the emptied. An exclusive writer
-        updates the turns it keeps with this pass's states; other sessions' turns are read (narrow, no text)."""
-        joined: dict[Key, list[TraceState]] = {}
-        for state in states:
-            if state.session_id:
-                joined.setdefault((state.project_id, state.session_id), []).append(state)
-        departed: dict[Key, list[str]] = {}
-        for project, session, trace in left:
-            departed.setdefault((project, session), []).append(trace)
-        turns: dict[Key, _SessionTurns] = {}
-        cold: list[Key] = []
-        for key in touched:
-            kept = self._sessions.pop(key, None) if self.exclusive else None
-            if kept is None:
-                cold.append(key)
-                continue
-            self._kept_turns -= len(kept.turns)
-            for trace in departed.get(key, ()):
-                kept.turns.pop(trace, None)
-            for state in joined.get(key, ()):
-                kept.turns[state.trace_id] = TurnSummary.of_state(state, version)
-            turns[key] = kept
-        if cold:
-            read = self.store.select(rollups.SESSION_TURNS, {"keys": cold}, tag="writer.session_turns")
-            for key in cold:
-                turns[key] = _SessionTurns()
-            for row in read:
-                turns[(row["project_id"], row["session_id"])].turns[row["trace_id"]] = TurnSummary.of_row(row)
-
-        live = [key for key in touched if turns[key].turns]
-        computed = [aggregate(project, session, turns[(project, session)].turns.values())
-                    for project, session in live]
-        texts: list[list[str]] = [["", ""] for _ in live]
-        for slot, column in ((0, "input"), (1, "output")):
-            fetch: list[tuple[int, tuple[str, str, str]]] = []
-            for index, ((project, session), rollup) in enumerate(zip(live, computed, strict=True)):
-                trace, trace_version = rollup.last_output_from if slot else rollup.first_input_from
-                text = self._winner_text((project, trace, trace_version), fresh, slot, version,
-                                         turns[(project, session)])
+    def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> None:
+        """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied."""
+        table = self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
+                                        settings=rollups.SETTINGS)
+        projects = table.column("project_id").to_pylist()
+        sessions = table.column("session_id").to_pylist()
+        winners = {side: (table.column(f"{side}_trace").to_pylist(), table.column(f"{side}_version").to_pylist())
+                   for side in ("first_input", "last_output")}
+        texts: dict[str, list[str]] = {}
+        for side, slot, column in (("first_input", 0, "input"), ("last_output", 1, "output")):
+            traces, versions = winners[side]
+            values: list[str | None] = []
+            fetch: list[tuple[str, str, str]] = []
+            for project, session, trace, trace_version in zip(projects, sessions, traces, versions, strict=True):
+                text = self._winner_text((project, trace, trace_version), fresh, slot, version)
                 if text is None:
-                    fetch.append((index, (project, session, trace)))
-                else:
-                    texts[index][slot] = text
-            if fetch:
-                found = self._read_texts(column, [key for _, key in fetch])
-                for index, (project, _, trace) in fetch:
-                    texts[index][slot] = found.get((project, trace), "")
-        if live:
-            self.store.insert("session_rollups", sessions_table(computed, [(a, b) for a, b in texts], version),
-                              tag="writer.insert_session_rollups")
-        gone = [key for key in touched if not turns[key].turns]
+                    fetch.append((project, session, trace))
+                values.append(text)
+            found = self._read_texts(column, fetch) if fetch else {}
+            texts[side] = [value if value is not None else found.get((project, trace), "")
+                           for value, project, trace in zip(values, projects, traces, strict=True)]
+        rows = table.drop_columns([f"{side}_{part}" for side in winners for part in ("trace", "version")])
+        count = rows.num_rows
+        rows = (rows.append_column("first_input", pa.array(texts["first_input"], pa.string()))
+                .append_column("last_output", pa.array(texts["last_output"], pa.string()))
+                .append_column("version", pa.array([version] * count, pa.uint64()))
+                .append_column("is_deleted", pa.array([0] * count, pa.uint8())))
+        if count:
+            self.store.insert("session_rollups", rows, tag="writer.insert_session_rollups")
+        gone = sorted(set(touched) - set(zip(projects, sessions, strict=True)))
         if gone:
             self.store.insert("session_rollups", pa.table({
                 "project_id": [p for p, _ in gone], "session_id": [s for _, s in gone],
                 "version": pa.array([version] * len(gone), pa.uint64()),
                 "is_deleted": pa.array([1] * len(gone), pa.uint8()),
             }), tag="writer.session_tombstones")
-        if self.exclusive:
-            for key, rollup, (first_text, last_text) in zip(live, computed, texts, strict=True):
-                kept = turns[key]
-                kept.first_input = (*rollup.first_input_from, first_text)
-                kept.last_output = (*rollup.last_output_from, last_text)
-                self._sessions[key] = kept
-                self._kept_turns += len(kept.turns)
-            # at most state_cache_size sessions and 8 turns a session on average
-            while self._sessions and (len(self._sessions) > self._session_cache_size
-                                      or self._kept_turns > 8 * self._session_cache_size):
-                _, evicted = self._sessions.popitem(last=False)
-                self._kept_turns -= len(evicted.turns)
 
     def _winner_text(self, key: tuple[str, str, int], fresh: dict[Key, tuple[str, str]], slot: int,
-                     version: int, kept: _SessionTurns) -> str | None:
+                     version: int) -> str | None:
         project, trace, trace_version = key
         if not trace:
             return ""  # no trace of the session has this text
         if trace_version == version and (project, trace) in fresh:
             return fresh[(project, trace)][slot]
-        held = kept.last_output if slot else kept.first_input
-        if held is not None and held[0] == trace and held[1] == trace_version:
-            return held[2]
         cached = self._texts.get(key)
         return cached[slot] if cached is not None else None
 
