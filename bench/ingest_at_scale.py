@@ -74,7 +74,7 @@ PY_SPY_STAGES = {
     "spans insert (chDB)": "insert_arrow",
     "rollup pass (BatchCommitter._write)": "_write|_recompute",
     "  fold spans into trace states": "fold",
-    "  session rollups (turns, aggregate, texts)": "_write_sessions",
+    "  session rollups (query, texts)": "_write_sessions",
     "chDB queries (query_arrow + command)": "query_arrow|command",
 }
 

@@ -20,7 +20,7 @@ batch"):
   batch that repeats a stored span rebuilds the trace from :data:`SPAN_FACTS` (its deduplicated spans, ``FINAL``)
   with the same fold;
 * per session, :data:`SESSION_ROLLUP` re-aggregates the session's ``trace_rollups`` rows without their text (one
-  narrow key range per session), and the writer then fetches only the two winning texts (:data:`WINNER_TEXTS`),
+  narrow key range per session), and the writer then fetches only the two winning texts (:data:`TRACE_TEXT`),
   usually from the batch it just folded.
 """
 
