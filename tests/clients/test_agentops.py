@@ -25,14 +25,13 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ServeProcess, free_port
+from threadline_live import Threadline, threadline
 
 pytestmark = pytest.mark.slow
 
@@ -40,19 +39,19 @@ APP = Path(__file__).parent / "agentops_app.py"
 sys.path.insert(0, str(APP.parent))
 import agentops_app as app  # noqa: E402  (the scenario's constants: questions, answers, usage)
 
-ADMIN_KEY = "agentops-admin-" + uuid.uuid4().hex
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
 PROJECT = "agentops-migrant"
 
 
 class Run:
-    """A ``threadline serve`` subprocess with a project and key, after agentops_app.py ran against it."""
+    """A live Threadline (``threadline_live``) after agentops_app.py ran against it: the trace ids it printed and
+    everything it wrote."""
 
-    def __init__(self, proc: ServeProcess, api_key: str, trace_ids: list[str], output: str) -> None:
-        self.proc = proc
+    def __init__(self, live: Threadline, trace_ids: list[str], output: str) -> None:
+        self.proc = live.proc
+        self.http = live.http
         self.trace_ids = trace_ids
         self.output = output
-        self.http = httpx.Client(base_url=proc.url, timeout=30, headers={"Authorization": f"Bearer {api_key}"})
 
     def session(self, session_id: str) -> dict[str, Any]:
         """GET /v1/sessions/{id} once it ended (the SDK exits after force-flushing its exports, each acknowledged
@@ -70,36 +69,22 @@ class Run:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("agentops")
-    proc = ServeProcess(tmp / "data", free_port(), tmp / "serve.log",
-                        env={"THREADLINE_ADMIN_KEY": ADMIN_KEY, "THREADLINE_GRPC_PORT": "0"})
-    proc.start()
-    try:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        made = httpx.post(f"{proc.url}/v1/admin/projects", json={"project_id": PROJECT}, headers=admin, timeout=30)
-        assert made.status_code == 201, made.text
-        key = httpx.post(f"{proc.url}/v1/admin/keys", json={"project_id": PROJECT, "name": "agentops-test"},
-                         headers=admin, timeout=30)
-        assert key.status_code == 201, key.text
-        api_key = key.json()["secret"]
+    with threadline(tmp, PROJECT) as live:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AGENTOPS_", "OTEL_", "THREADLINE_")) and k.lower() not in PROXY_VARIABLES}
-        env["AGENTOPS_API_KEY"] = api_key
+        env["AGENTOPS_API_KEY"] = live.api_key
         # No network even where there is some: the SDK's metrics exporter always targets otlp.agentops.ai; a proxy
         # that refuses connections (port 9, discard) stops it at once, while 127.0.0.1 (Threadline, the fake OpenAI
         # server) is reached directly.
         env.update({"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
                     "NO_PROXY": "127.0.0.1,localhost"})
         # cwd: the SDK writes agentops.log into its working directory
-        done = subprocess.run([sys.executable, str(APP), "--endpoint", proc.url], env=env, cwd=tmp,
+        done = subprocess.run([sys.executable, str(APP), "--endpoint", live.url], env=env, cwd=tmp,
                               capture_output=True, text=True, timeout=120)
         output = done.stdout + done.stderr
         assert done.returncode == 0, output
         trace_ids = json.loads(done.stdout.strip().splitlines()[-1])["trace_ids"]
-        live = Run(proc, api_key, trace_ids, output)
-        yield live
-        live.http.close()
-    finally:
-        proc.stop()
+        yield Run(live, trace_ids, output)
 
 
 def test_the_sdk_reported_no_failure(run: Run) -> None:

@@ -24,13 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServeProcess, free_port
 from langfuse import Langfuse, observe, propagate_attributes
 from opentelemetry.sdk.trace import TracerProvider
+from threadline_live import Threadline, threadline
 
 pytestmark = pytest.mark.slow
 
-ADMIN_KEY = "langfuse-admin-" + uuid.uuid4().hex
 PROJECT = "langfuse-migrant"
 USER = "user-lf-1"
 MODEL = "gpt-4o-mini"
@@ -43,36 +42,13 @@ USAGE = [{"input": 52, "output": 12}, {"input": 80, "output": 14, "total": 94}]
 COST = [{"input": 0.00052, "output": 0.00024}, {"total": 0.0011}]
 
 
-class Server:
-    """A ``threadline serve`` subprocess with a project and an API key for it."""
-
-    def __init__(self, proc: ServeProcess, api_key: str) -> None:
-        self.proc = proc
-        self.api_key = api_key
-        self.http = httpx.Client(base_url=proc.url, timeout=30, headers={"Authorization": f"Bearer {api_key}"})
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("langfuse")
-    proc = ServeProcess(tmp / "data", free_port(), tmp / "serve.log",
-                        env={"THREADLINE_ADMIN_KEY": ADMIN_KEY, "THREADLINE_GRPC_PORT": "0"})
-    proc.start()
-    try:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        made = httpx.post(f"{proc.url}/v1/admin/projects", json={"project_id": PROJECT}, headers=admin, timeout=30)
-        assert made.status_code == 201, made.text
-        key = httpx.post(f"{proc.url}/v1/admin/keys", json={"project_id": PROJECT, "name": "langfuse-test"},
-                         headers=admin, timeout=30)
-        assert key.status_code == 201, key.text
-        live = Server(proc, key.json()["secret"])
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Threadline]:
+    with threadline(tmp_path_factory.mktemp("langfuse"), PROJECT) as live:
         yield live
-        live.http.close()
-    finally:
-        proc.stop()
 
 
-def read_session(server: Server, session_id: str, traces: int) -> dict[str, Any]:
+def read_session(server: Threadline, session_id: str, traces: int) -> dict[str, Any]:
     """GET /v1/sessions/{id} once it holds ``traces`` traces (flush() returns once the exports are acknowledged,
     i.e. committed; the poll is a guard, not a wait)."""
     deadline = time.monotonic() + 15
@@ -119,7 +95,7 @@ def run_chat(langfuse: Langfuse, session_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def langfuse_client(server: Server) -> Iterator[Langfuse]:
+def langfuse_client(server: Threadline) -> Iterator[Langfuse]:
     """The client configured as the migration guide says: the three environment variables, nothing else."""
     with pytest.MonkeyPatch.context() as env:
         for name in [n for n in os.environ if n.startswith("LANGFUSE_")]:
@@ -133,7 +109,7 @@ def langfuse_client(server: Server) -> Iterator[Langfuse]:
         client.shutdown()
 
 
-def test_two_turns_land_in_one_session(server: Server, langfuse_client: Langfuse) -> None:
+def test_two_turns_land_in_one_session(server: Threadline, langfuse_client: Langfuse) -> None:
     session_id = f"lf-chat-{uuid.uuid4().hex[:8]}"
     run_chat(langfuse_client, session_id)
     langfuse_client.flush()
@@ -177,7 +153,7 @@ def test_two_turns_land_in_one_session(server: Server, langfuse_client: Langfuse
     assert (root["span_type"], root["parent_span_id"]) == ("span", None)
 
 
-def test_auth_check_trace_links_and_a_wrong_public_key(server: Server, langfuse_client: Langfuse) -> None:
+def test_auth_check_trace_links_and_a_wrong_public_key(server: Threadline, langfuse_client: Langfuse) -> None:
     assert langfuse_client.auth_check()  # GET /api/public/projects
     trace_id = "0af7651916cd43dd8448eb211c80319c"
     url = langfuse_client.get_trace_url(trace_id=trace_id)

@@ -17,9 +17,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from conftest import ServeProcess, free_port
+from conftest import free_port
 from grpc import Compression
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -29,53 +28,27 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
+from threadline_live import Threadline, threadline
 
 pytestmark = pytest.mark.slow
 
-ADMIN_KEY = "admin-key-for-the-grpc-client-test"
 PROJECT = "pygrpc"
 TURNS = [("What is a span?", "One operation of a trace.", 41, 9), ("And a trace?", "All spans of one request.", 67, 11)]
 
 
-class Server:
-    """The serve subprocess, its gRPC endpoint and an API key of PROJECT."""
-
-    def __init__(self, proc: ServeProcess, grpc_port: int, key: str) -> None:
-        self.proc = proc
-        self.endpoint = f"http://127.0.0.1:{grpc_port}"
-        self.grpc_port = grpc_port
-        self.key = key
-        self.http = httpx.Client(base_url=proc.url, timeout=30, headers={"Authorization": f"Bearer {key}"})
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("otel_python_grpc")
-    grpc_port = free_port()
-    proc = ServeProcess(tmp / "data", free_port(), tmp / "serve.log",
-                        env={"THREADLINE_ADMIN_KEY": ADMIN_KEY, "THREADLINE_GRPC_PORT": str(grpc_port)})
-    proc.start()
-    try:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        made = httpx.post(f"{proc.url}/v1/admin/projects", json={"project_id": PROJECT}, headers=admin, timeout=30)
-        assert made.status_code == 201, made.text
-        key = httpx.post(f"{proc.url}/v1/admin/keys", json={"project_id": PROJECT, "name": "grpc client test"},
-                         headers=admin, timeout=30)
-        assert key.status_code == 201, key.text
-        live = Server(proc, grpc_port, key.json()["secret"])
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Threadline]:
+    with threadline(tmp_path_factory.mktemp("otel_python_grpc"), PROJECT, grpc_port=free_port()) as live:
         yield live
-        live.http.close()
-    finally:
-        proc.stop()
 
 
-def test_serve_starts_the_grpc_listener_and_says_where(server: Server) -> None:
+def test_serve_starts_the_grpc_listener_and_says_where(server: Threadline) -> None:
     assert server.http.get("/readyz").json()["grpc"] == server.grpc_port
     log = server.proc.log_path.read_text()
     assert re.search(rf"OTLP/gRPC: http://127\.0\.0\.1:{server.grpc_port}\b", log), log[-2000:]
 
 
-def export_chat(server: Server, session_id: str, key: str) -> list[SpanExportResult]:
+def export_chat(server: Threadline, session_id: str, key: str) -> list[SpanExportResult]:
     """Run the two turns through a TracerProvider with the gRPC span exporter; the results of its exports."""
     results: list[SpanExportResult] = []
 
@@ -85,7 +58,7 @@ def export_chat(server: Server, session_id: str, key: str) -> list[SpanExportRes
             results.append(result)
             return result
 
-    exporter = Recording(endpoint=server.endpoint, insecure=True, headers={"authorization": f"Bearer {key}"},
+    exporter = Recording(endpoint=server.grpc_endpoint, insecure=True, headers={"authorization": f"Bearer {key}"},
                          compression=Compression.Gzip, timeout=10)
     provider = TracerProvider(resource=Resource.create({"service.name": "python-grpc-chat"}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -101,9 +74,9 @@ def export_chat(server: Server, session_id: str, key: str) -> list[SpanExportRes
     return results
 
 
-def test_a_chat_exported_over_grpc_lands_in_its_session_with_the_conversation(server: Server) -> None:
+def test_a_chat_exported_over_grpc_lands_in_its_session_with_the_conversation(server: Threadline) -> None:
     session_id = f"py-grpc-{uuid.uuid4().hex[:8]}"
-    results = export_chat(server, session_id, server.key)
+    results = export_chat(server, session_id, server.api_key)
     assert results and all(r is SpanExportResult.SUCCESS for r in results)
     response = server.http.get(f"/v1/sessions/{session_id}")  # exports returned: committed
     assert response.status_code == 200, response.text
@@ -118,15 +91,15 @@ def test_a_chat_exported_over_grpc_lands_in_its_session_with_the_conversation(se
     assert [(t["input"], t["output"]) for t in turns] == [(q, a) for q, a, _, _ in TURNS]
 
 
-def test_log_records_exported_over_grpc_land_in_the_session(server: Server) -> None:
+def test_log_records_exported_over_grpc_land_in_the_session(server: Threadline) -> None:
     session_id = f"py-grpc-logs-{uuid.uuid4().hex[:8]}"
-    headers = {"authorization": f"Bearer {server.key}"}
+    headers = {"authorization": f"Bearer {server.api_key}"}
     logs = LoggerProvider(resource=Resource.create({"service.name": "python-grpc-chat"}))
     logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(
-        endpoint=server.endpoint, insecure=True, headers=headers, compression=Compression.Gzip, timeout=10)))
+        endpoint=server.grpc_endpoint, insecure=True, headers=headers, compression=Compression.Gzip, timeout=10)))
     logger = logs.get_logger("tests.clients.grpc")
     traces = TracerProvider()
-    traces.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.endpoint, insecure=True,
+    traces.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_endpoint, insecure=True,
                                                                    headers=headers, timeout=10)))
     with traces.get_tracer("tests.clients.grpc").start_as_current_span("turn", attributes={"session.id": session_id}):
         # emitted inside the span: the record carries its trace id, not the session id
@@ -142,7 +115,7 @@ def test_log_records_exported_over_grpc_land_in_the_session(server: Server) -> N
     assert found == [("retrieved 3 documents", "info"), ("tool call timed out", "warn")]
 
 
-def test_a_wrong_key_is_refused_and_nothing_is_stored(server: Server) -> None:
+def test_a_wrong_key_is_refused_and_nothing_is_stored(server: Threadline) -> None:
     session_id = f"py-grpc-refused-{uuid.uuid4().hex[:8]}"
     results = export_chat(server, session_id, "tl_000000000000_" + "A" * 43)
     assert results and all(r is SpanExportResult.FAILURE for r in results)  # UNAUTHENTICATED: not retried

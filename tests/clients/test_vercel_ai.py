@@ -24,16 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import ServeProcess, free_port
+from conftest import free_port
+from threadline_live import Threadline, threadline
 
 pytestmark = pytest.mark.slow
 
 JS_DIR = Path(__file__).parent / "js"
 SCRIPT = JS_DIR / "run_vercel_ai.mjs"
 NODE = shutil.which("node")
-ADMIN_KEY = "vercel-admin-" + uuid.uuid4().hex
 PROJECT = "vercel-ai"
 USER = "user-js-1"
 FUNCTION_ID = "weather-chat"
@@ -52,38 +51,13 @@ if not (JS_DIR / "node_modules" / "ai").is_dir():
                 allow_module_level=True)
 
 
-class Server:
-    """A ``threadline serve`` subprocess with a project and an API key for it."""
-
-    def __init__(self, proc: ServeProcess, grpc_port: int, api_key: str) -> None:
-        self.proc = proc
-        self.grpc_port = grpc_port
-        self.api_key = api_key
-        self.http = httpx.Client(base_url=proc.url, timeout=30, headers={"Authorization": f"Bearer {api_key}"})
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("vercel_ai")
-    grpc_port = free_port()
-    proc = ServeProcess(tmp / "data", free_port(), tmp / "serve.log",
-                        env={"THREADLINE_ADMIN_KEY": ADMIN_KEY, "THREADLINE_GRPC_PORT": str(grpc_port)})
-    proc.start()
-    try:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        made = httpx.post(f"{proc.url}/v1/admin/projects", json={"project_id": PROJECT}, headers=admin, timeout=30)
-        assert made.status_code == 201, made.text
-        key = httpx.post(f"{proc.url}/v1/admin/keys", json={"project_id": PROJECT, "name": "vercel-ai-test"},
-                         headers=admin, timeout=30)
-        assert key.status_code == 201, key.text
-        live = Server(proc, grpc_port, key.json()["secret"])
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Threadline]:
+    with threadline(tmp_path_factory.mktemp("vercel_ai"), PROJECT, grpc_port=free_port()) as live:
         yield live
-        live.http.close()
-    finally:
-        proc.stop()
 
 
-def run_chat(server: Server, protocol: str, session_id: str) -> dict[str, Any]:
+def run_chat(server: Threadline, protocol: str, session_id: str) -> dict[str, Any]:
     """Run run_vercel_ai.mjs with ``protocol``; returns its JSON line (the two answers, the model call count)."""
     endpoint = f"http://127.0.0.1:{server.grpc_port}" if protocol == "grpc" else server.proc.url
     assert NODE is not None
@@ -98,7 +72,7 @@ def run_chat(server: Server, protocol: str, session_id: str) -> dict[str, Any]:
     return result
 
 
-def read_session(server: Server, session_id: str, traces: int) -> dict[str, Any]:
+def read_session(server: Threadline, session_id: str, traces: int) -> dict[str, Any]:
     """GET /v1/sessions/{id} once it holds ``traces`` traces (exports are committed when acknowledged; the poll only
     covers the BatchSpanProcessor's last request racing the process exit)."""
     deadline = time.monotonic() + 15
@@ -112,7 +86,7 @@ def read_session(server: Server, session_id: str, traces: int) -> dict[str, Any]
 
 
 @pytest.mark.parametrize("protocol", ["proto", "json", "grpc"])
-def test_two_turns_with_a_tool_call_land_in_one_session_with_their_conversation(server: Server,
+def test_two_turns_with_a_tool_call_land_in_one_session_with_their_conversation(server: Threadline,
                                                                                 protocol: str) -> None:
     session_id = f"vercel-{protocol}-{uuid.uuid4().hex[:8]}"
     result = run_chat(server, protocol, session_id)

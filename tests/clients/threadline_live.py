@@ -1,5 +1,5 @@
-"""A live ``threadline serve`` subprocess with a project and an API key, for the client tests of OpenInference,
-OpenLLMetry and pydantic-ai / Logfire (one per test module), and reading a session back through the REST API."""
+"""A live ``threadline serve`` subprocess with a project and an API key, for the client tests (one server per test
+module), and reading a session back through the REST API."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from conftest import ServeProcess, free_port
 class Threadline:
     """The server (``url``), the API key of ``project`` and an HTTP client authenticated with it."""
 
-    def __init__(self, proc: ServeProcess, project: str, api_key: str) -> None:
+    def __init__(self, proc: ServeProcess, project: str, api_key: str, grpc_port: int = 0) -> None:
         self.proc = proc
         self.url = proc.url
         self.project = project
         self.api_key = api_key
+        self.grpc_port = grpc_port
+        self.grpc_endpoint = f"http://127.0.0.1:{grpc_port}"
         self.http = httpx.Client(base_url=proc.url, timeout=30, headers={"Authorization": f"Bearer {api_key}"})
 
     def read_session(self, session_id: str, traces: int) -> dict[str, Any]:
@@ -45,11 +47,12 @@ class Threadline:
 
 
 @contextmanager
-def threadline(tmp: Path, project: str) -> Iterator[Threadline]:
-    """Start ``threadline serve`` (gRPC off) on a fresh data directory, create ``project`` and a key for it."""
+def threadline(tmp: Path, project: str, grpc_port: int = 0) -> Iterator[Threadline]:
+    """Start ``threadline serve`` on a fresh data directory (its OTLP/gRPC listener on ``grpc_port``, off for 0),
+    create ``project`` and a key for it."""
     admin_key = "admin-" + uuid.uuid4().hex
     proc = ServeProcess(tmp / "data", free_port(), tmp / "serve.log",
-                        env={"THREADLINE_ADMIN_KEY": admin_key, "THREADLINE_GRPC_PORT": "0"})
+                        env={"THREADLINE_ADMIN_KEY": admin_key, "THREADLINE_GRPC_PORT": str(grpc_port)})
     proc.start()
     try:
         admin = {"Authorization": f"Bearer {admin_key}"}
@@ -58,7 +61,7 @@ def threadline(tmp: Path, project: str) -> Iterator[Threadline]:
         key = httpx.post(f"{proc.url}/v1/admin/keys", json={"project_id": project, "name": "client-test"},
                          headers=admin, timeout=30)
         assert key.status_code == 201, key.text
-        live = Threadline(proc, project, key.json()["secret"])
+        live = Threadline(proc, project, key.json()["secret"], grpc_port)
         try:
             yield live
         finally:
