@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -47,18 +46,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Threadline]:
     with threadline(tmp_path_factory.mktemp("langfuse"), PROJECT) as live:
         yield live
 
-
-def read_session(server: Threadline, session_id: str, traces: int) -> dict[str, Any]:
-    """GET /v1/sessions/{id} once it holds ``traces`` traces (flush() returns once the exports are acknowledged,
-    i.e. committed; the poll is a guard, not a wait)."""
-    deadline = time.monotonic() + 15
-    while True:
-        response = server.http.get(f"/v1/sessions/{session_id}")
-        if response.status_code == 200 and response.json()["trace_count"] >= traces:
-            body: dict[str, Any] = response.json()
-            return body
-        assert time.monotonic() < deadline, f"session {session_id}: {response.status_code} {response.text[:500]}"
-        time.sleep(0.1)
 
 
 def run_chat(langfuse: Langfuse, session_id: str) -> None:
@@ -114,7 +101,7 @@ def test_two_turns_land_in_one_session(server: Threadline, langfuse_client: Lang
     run_chat(langfuse_client, session_id)
     langfuse_client.flush()
 
-    session = read_session(server, session_id, 2)
+    session = server.read_session(session_id, 2)
     tokens_in = sum(u["input"] for u in USAGE)
     tokens_out = sum(u["output"] for u in USAGE)
     assert session["project_id"] == PROJECT

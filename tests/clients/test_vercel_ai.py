@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,18 +71,6 @@ def run_chat(server: Threadline, protocol: str, session_id: str) -> dict[str, An
     return result
 
 
-def read_session(server: Threadline, session_id: str, traces: int) -> dict[str, Any]:
-    """GET /v1/sessions/{id} once it holds ``traces`` traces (exports are committed when acknowledged; the poll only
-    covers the BatchSpanProcessor's last request racing the process exit)."""
-    deadline = time.monotonic() + 15
-    while True:
-        response = server.http.get(f"/v1/sessions/{session_id}")
-        if response.status_code == 200 and response.json()["trace_count"] >= traces:
-            body: dict[str, Any] = response.json()
-            return body
-        assert time.monotonic() < deadline, f"session {session_id}: {response.status_code} {response.text[:500]}"
-        time.sleep(0.1)
-
 
 @pytest.mark.parametrize("protocol", ["proto", "json", "grpc"])
 def test_two_turns_with_a_tool_call_land_in_one_session_with_their_conversation(server: Threadline,
@@ -92,7 +79,7 @@ def test_two_turns_with_a_tool_call_land_in_one_session_with_their_conversation(
     result = run_chat(server, protocol, session_id)
     assert result == {"turns": [ANSWER_1, ANSWER_2], "calls": 3}
 
-    session = read_session(server, session_id, 2)
+    session = server.read_session(session_id, 2)
     input_tokens, output_tokens = sum(u[0] for u in USAGE), sum(u[1] for u in USAGE)
     assert session["project_id"] == PROJECT
     assert session["trace_count"] == 2

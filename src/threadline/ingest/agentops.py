@@ -18,14 +18,6 @@ from threadline.ingest import keys
 from threadline.ingest.content import content_text
 
 
-def _first_value(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]) -> str:
-    for key in candidates:
-        value = attributes.get(key.name)
-        if value:
-            return value
-    return ""
-
-
 def exported_by_agentops(resource_attributes: Mapping[str, str]) -> bool:
     """Whether the AgentOps SDK exported a span (its resource carries ``keys.AGENTOPS_RESOURCE``): one lookup, so
     spans of other clients skip the AgentOps keys."""
@@ -37,7 +29,7 @@ def input_text(attributes: Mapping[str, str], resource_attributes: Mapping[str, 
     client exported it."""
     if not exported_by_agentops(resource_attributes):
         return ""
-    value = _first_value(attributes, keys.AGENTOPS_INPUT)
+    value = keys.first(attributes, keys.AGENTOPS_INPUT)
     return content_text(value, output=False) if value else ""
 
 
@@ -46,7 +38,7 @@ def output_text(attributes: Mapping[str, str], resource_attributes: Mapping[str,
     client exported it."""
     if not exported_by_agentops(resource_attributes):
         return ""
-    value = _first_value(attributes, keys.AGENTOPS_OUTPUT)
+    value = keys.first(attributes, keys.AGENTOPS_OUTPUT)
     return content_text(value, output=True) if value else ""
 
 

@@ -6,6 +6,7 @@ Per span the first key present wins; span attributes are tried before resource a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -15,6 +16,16 @@ class Key:
 
     name: str
     source: str
+
+
+def first(attributes: Mapping[str, str], candidates: tuple[Key, ...]) -> str:
+    """The value of the first key of ``candidates`` present and non-empty in ``attributes``, else '' (the
+    precedence rule of every list below)."""
+    for key in candidates:
+        value = attributes.get(key.name)
+        if value:
+            return value
+    return ""
 
 
 SESSION_ID: tuple[Key, ...] = (

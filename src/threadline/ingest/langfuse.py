@@ -23,23 +23,15 @@ from threadline.ingest import keys
 from threadline.ingest.content import content_text, decode
 
 
-def _first_value(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]) -> str:
-    for key in candidates:
-        value = attributes.get(key.name)
-        if value:
-            return value
-    return ""
-
-
 def input_text(attributes: Mapping[str, str]) -> str:
     """A span's input from ``langfuse.trace.input`` or ``langfuse.observation.input``; '' when neither is set."""
-    value = _first_value(attributes, keys.LANGFUSE_INPUT)
+    value = keys.first(attributes, keys.LANGFUSE_INPUT)
     return content_text(value, output=False) if value else ""
 
 
 def output_text(attributes: Mapping[str, str]) -> str:
     """A span's output from ``langfuse.trace.output`` or ``langfuse.observation.output``; '' when neither is set."""
-    value = _first_value(attributes, keys.LANGFUSE_OUTPUT)
+    value = keys.first(attributes, keys.LANGFUSE_OUTPUT)
     return content_text(value, output=True) if value else ""
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 
 from threadline.ingest import agentops, conversation, keys, langfuse, vercel_ai
+from threadline.ingest.keys import first
 from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan, SpanRow
 
@@ -23,15 +23,6 @@ END_STATES = frozenset({"success", "failure", "indeterminate"})
 
 class InvalidSpan(ValueError):
     """A span that cannot be stored; the message says which span and why (it goes into ``partial_success``)."""
-
-
-def first(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]) -> str:
-    """The value of the first key of ``candidates`` present and non-empty in ``attributes``, else ''."""
-    for key in candidates:
-        value = attributes.get(key.name)
-        if value:
-            return value
-    return ""
 
 
 def span_or_resource(raw: RawSpan, candidates: tuple[keys.Key, ...]) -> str:

@@ -38,7 +38,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from threadline.ingest import keys
-from threadline.ingest.normalize import MAX_ID_LENGTH, MAX_TIME_NS, first
+from threadline.ingest.keys import first
+from threadline.ingest.normalize import MAX_ID_LENGTH, MAX_TIME_NS
 from threadline.ingest.otlp import (
     JSON,
     PROTOBUF,
