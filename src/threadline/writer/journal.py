@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -47,5 +48,12 @@ def record_done(store: Store, batch_ids: Sequence[str]) -> None:
 def pending(store: Store) -> list[tuple[str, list[Key]]]:
     """Batches still pending, oldest id first: (batch_id, its (project_id, trace_id) pairs). Raises StoreError."""
     rows = store.select(rollups.PENDING_BATCHES, tag="writer.journal_pending_read")
-    return [(row["batch_id"], [(str(k[0]), str(k[1])) if not isinstance(k, dict) else (k["1"], k["2"])
-                               for k in row["keys"]]) for row in rows]
+    return [(row["batch_id"], [_key(k) for k in row["keys"]]) for row in rows]
+
+
+def _key(value: Any) -> Key:
+    # ClickHouse's Arrow output turns an unnamed Tuple into a struct with fields "1" and "2" (seen with chDB); a
+    # transport that hands tuples over as sequences is read the same way.
+    if isinstance(value, dict):
+        return str(value["1"]), str(value["2"])
+    return str(value[0]), str(value[1])
