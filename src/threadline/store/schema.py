@@ -436,6 +436,14 @@ REBUILD_TRACE_ROLLUPS = RebuildTable(TRACE_ROLLUPS, TRACE_ROLLUPS_REBUILT, ", ".
 PROMPT_PART_REMOVAL = tuple(AlterStorage(table, "MODIFY SETTING old_parts_lifetime = 60")
                             for table in (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE))
 
+# Issue 13 (operations): a project's retention window in days (0: keep forever), and a key's scope ("ingest": write
+# spans and logs only; "read": read only; "all": everything, as every key before) and expiry (NULL: never).
+OPERATIONS_COLUMNS = (
+    AddColumn(PROJECTS, "retention_days UInt32 DEFAULT 0 COMMENT '0: keep forever'"),
+    AddColumn(API_KEYS, "scope LowCardinality(String) DEFAULT 'all' COMMENT 'ingest, read or all'"),
+    AddColumn(API_KEYS, "expires_at Nullable(DateTime64(3, 'UTC')) COMMENT 'NULL: never'"),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -448,6 +456,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "incremental write path: trace state, rollup journal, text flags, codecs",
               (TRACE_STATE, ROLLUP_JOURNAL, REBUILD_TRACE_ROLLUPS, *SPANS_CODECS, *PROMPT_PART_REMOVAL,
                Statement(BACKFILL_TRACE_STATE))),
+    Migration(6, "project retention, key scopes and expiry", OPERATIONS_COLUMNS),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
