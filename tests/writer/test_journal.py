@@ -53,7 +53,7 @@ def test_an_upgraded_store_is_rebuilt_then_folds_new_spans(chdb_dir: Path) -> No
             "project_id": [project], "session_id": [""], "trace_id": [specs[0].trace_id],
             "span_count": pa.array([99], pa.uint32()), "version": pa.array([1], pa.uint64()),
             "is_deleted": pa.array([0], pa.uint8())}), tag="test.legacy_rollup")
-        assert [m.version for m in migrate(store)] [:1] == [5]
+        assert [m.version for m in migrate(store)][:1] == [5]
         committer = BatchCommitter(store)
         assert committer.recover() == 1
         assert_exact(store, project)
