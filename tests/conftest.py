@@ -72,7 +72,8 @@ class LiveServer:
 def start_server(store: Store, **overrides: object) -> LiveServer:
     # gRPC off unless asked for: the default port (4317) is one per machine
     settings = Settings(**{"port": free_port(), "grpc_port": 0, **overrides})  # type: ignore[arg-type]
-    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=settings.port, log_level="warning")
+    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=settings.port, log_level="warning",
+                            proxy_headers=False)  # as `threadline serve`: the app alone reads forwarding headers
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

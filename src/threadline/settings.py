@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from threadline.api.proxies import parse_networks
 
 
 class Settings(BaseSettings):
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
     session_cookie_ttl_s: int = Field(
         7 * 86400, gt=0, description="Lifetime of a dashboard login (s)."
     )
+    trusted_proxies: str = Field(
+        "", description="Reverse proxies (comma-separated IP addresses and CIDR networks, e.g. 10.0.0.0/8) whose "
+        "Forwarded / X-Forwarded-For headers name the client that the auth-failure throttle keys on; empty: those "
+        "headers are ignored and the peer address is the client.",
+    )
     auth_failure_limit: int = Field(
         10, gt=0, description="Failed authentications from one address within a minute before it gets 429."
     )
@@ -89,3 +96,9 @@ class Settings(BaseSettings):
         "with Replicated* engines and Distributed tables (ClickHouse server only).",
     )
     log_level: str = Field("info", description="Log level of the server (debug, info, warning, error).")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # the parse requests use (cached): an invalid item fails the start
+        return value

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from threadline.api.problems import Problem
+from threadline.api.proxies import client_host, parse_networks
 from threadline.api.state import AppState, app_state
 from threadline.auth.authenticator import AuthError, Principal
 
@@ -26,8 +27,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def client_address(request: Request) -> str:
-    """The peer address of a request (the throttle's key)."""
-    return request.client.host if request.client else "unknown"
+    """The client address of a request (the throttle's key): the peer's, or the one a trusted reverse proxy names
+    in ``Forwarded`` / ``X-Forwarded-For`` (``THREADLINE_TRUSTED_PROXIES``; :mod:`threadline.api.proxies`)."""
+    peer = request.client.host if request.client else None
+    state: AppState | None = getattr(request.app.state, "threadline", None)
+    trusted = parse_networks(state.settings.trusted_proxies) if state is not None else ()
+    if not trusted:
+        return peer or "unknown"
+    headers = request.headers
+    return client_host(peer, ", ".join(headers.getlist("forwarded")) or None,
+                       ", ".join(headers.getlist("x-forwarded-for")) or None, trusted)
 
 
 def key_from_headers(authorization: str, x_api_key: str) -> str | None:

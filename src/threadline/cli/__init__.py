@@ -62,8 +62,10 @@ def _server(settings: Settings) -> uvicorn.Server:
     # The single writer thread alternates between Python and chDB calls; with decoding threads busy, each return
     # to Python waits up to the GIL switch interval (5 ms by default). 0.5 ms keeps commits from convoying.
     sys.setswitchinterval(0.0005)
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from loopback peers (FORWARDED_ALLOW_IPS);
+    # the app decides whom to believe (THREADLINE_TRUSTED_PROXIES, threadline.api.proxies).
     config = uvicorn.Config(create_app(settings, open_or_exit(settings)), host=settings.host, port=settings.port,
-                            log_level=settings.log_level.lower(), access_log=False)
+                            log_level=settings.log_level.lower(), access_log=False, proxy_headers=False)
     return uvicorn.Server(config)
 
 
