@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -44,6 +43,7 @@ from threadline.writer.trace_state import (
     state_from_row,
     states_table,
 )
+from threadline.writer.versions import LocalVersions, VersionSource
 
 log = logging.getLogger("threadline.writer")
 Key = tuple[str, str]
@@ -98,6 +98,15 @@ def batch_token(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class RemovedTraces:
+    """What :meth:`BatchCommitter.remove_traces` changed: ``sessions`` that lost traces and, of those, the
+    ``emptied`` ones (no trace left; their rollups are tombstoned), as (project_id, session_id) pairs."""
+
+    sessions: list[Key]
+    emptied: list[Key]
+
+
 @dataclass
 class _Pass:
     """The traces of one rollup pass: their new states, the session each was in before (None: no state), and
@@ -118,10 +127,14 @@ class BatchCommitter:
     ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`); an exclusive
     writer keeps the states of the last ``state_cache_size`` traces it wrote (a root usually arrives within
     seconds of its children: 20,000 traces is minutes of ingest at full speed, ~40 MB).
+    ``versions``: where rollup versions come from (:mod:`threadline.writer.versions`); by default a counter of this
+    process seeded from the store (right for a store's only writer); writers that share a store pass the shared
+    :class:`~threadline.writer.versions.RedisVersions`.
     """
 
     def __init__(self, store: Store, guard: RecomputeGuard | None = None, *, exclusive: bool = False,
-                 text_cache_bytes: int = 32 * 1024 * 1024, state_cache_size: int = 20_000) -> None:
+                 text_cache_bytes: int = 32 * 1024 * 1024, state_cache_size: int = 20_000,
+                 versions: VersionSource | None = None) -> None:
         self.store = store
         # The only writer of its store (an embedded chDB directory): it may keep the states it wrote and know,
         # from a Bloom filter of every stored trace key, which traces are new without reading them.
@@ -130,7 +143,7 @@ class BatchCommitter:
         self._state_cache_size = state_cache_size
         self._known: KnownTraces | None = None
         self._lock = threading.Lock()
-        self._version = 0
+        self._versions = versions or LocalVersions(store)
         self._guard = guard
         self._texts = TextCache(text_cache_bytes)
         # Traces of an insert or a pass that failed part-way: their stored spans may be ahead of their state, so
@@ -146,9 +159,9 @@ class BatchCommitter:
         return self._guard({project for project, _ in traces})
 
     def _next_version(self) -> int:
-        # Rollup versions must grow even if the clock steps back; ns since the epoch otherwise.
-        self._version = max(self._version + 1, time.time_ns())
-        return self._version
+        # Taken inside the guard: under the Redis rollup lock, a shared source's version is above every version of
+        # the passes before this one, whichever process ran them and whatever its clock says.
+        return self._versions.next()
 
     def commit(self, rows: SpanBatch, token: str | None = None) -> CommitResult:
         """Insert ``rows`` (span rows, or their Arrow table, of any projects) and write what they touch.
@@ -164,7 +177,7 @@ class BatchCommitter:
         token = token or batch_token(table)
         traces = sorted(set(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
                                 strict=True)))
-        journal.record_pending(self.store, token, traces)
+        journal.record_pending(self.store, token, traces, self._versions.next())
         try:
             self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token)
         except Exception:
@@ -181,8 +194,9 @@ class BatchCommitter:
             return self._pass(inserted.traces, inserted.facts, inserted.spans, inserted.batch_ids)
 
     def next_version(self) -> int:
-        """A rollup version later than every rollup this committer wrote (for rows written beside it, such as a
-        session created ahead of its traffic)."""
+        """A rollup version later than every rollup written so far by this committer and by every writer sharing
+        its version source (for rows written beside it: a session created ahead of its traffic, the tombstone of a
+        deleted session). Raises StoreError, redis.RedisError."""
         with self._lock:
             return self._next_version()
 
