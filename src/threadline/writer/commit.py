@@ -206,6 +206,33 @@ class BatchCommitter:
         with self._serialised(keys), self._lock:
             return self._pass(keys, None, 0, ())
 
+    def remove_traces(self, traces: list[Key], delete_rows: Callable[[list[Key]], None]) -> RemovedTraces:
+        """Take ``traces`` ((project_id, trace_id) pairs) out of every rollup, then call ``delete_rows(traces)`` to
+        delete their stored rows (retention). Each trace's rollup row is tombstoned and the sessions it was in are
+        re-aggregated from the traces that remain (an emptied session's rollup is tombstoned), so no session is
+        shown with the stats of deleted data. Runs as one pass (under the lock and guard), so no commit folds a
+        late span into a trace half removed. ``delete_rows`` must delete the traces' ``trace_state`` rows last: a
+        removal cut short (crash, StoreError) leaves them in place, so running it again finishes it exactly.
+        Returns the sessions that lost traces and those left empty. Raises StoreError."""
+        keys = sorted(set(traces))
+        if not keys:
+            return RemovedTraces([], [])
+        with self._serialised(keys), self._lock:
+            version = self._next_version()
+            stored = self._stored_states(keys)
+            ghosts = [TraceState(p, t, session_id=state.session_id, start_ns=0) for (p, t), state in stored.items()]
+            if ghosts:
+                rows = rollups_table(ghosts, version)
+                rows = rows.set_column(rows.schema.get_field_index("is_deleted"), "is_deleted",
+                                       pa.array([1] * len(ghosts), pa.uint8()))
+                self.store.insert("trace_rollups", rows, tag="retention.trace_tombstones")
+            touched = sorted({(s.project_id, s.session_id) for s in stored.values() if s.session_id})
+            emptied = self._write_sessions(touched, {}, version) if touched else []
+            for key in keys:
+                self._states.pop(key, None)  # a later span of the same id starts a fresh trace
+            delete_rows(keys)
+        return RemovedTraces(touched, emptied)
+
     def recover(self, chunk: int = RECOVERY_CHUNK) -> int:
         """Rebuild the traces of every batch the journal still holds as pending (a crash between a batch's insert
         and its rollups; after an upgrade, every trace stored before the trace states existed). Run on start,
@@ -397,8 +424,9 @@ class BatchCommitter:
                                  tag=f"writer.trace_{column}s")
         return {(r["project_id"], r["trace_id"]): r["text"] for r in rows}
 
-    def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> None:
-        """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied."""
+    def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> list[Key]:
+        """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied (and
+        return them)."""
         table = self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
                                         settings=rollups.SETTINGS)
         projects = table.column("project_id").to_pylist()
@@ -433,6 +461,7 @@ class BatchCommitter:
                 "version": pa.array([version] * len(gone), pa.uint64()),
                 "is_deleted": pa.array([1] * len(gone), pa.uint8()),
             }), tag="writer.session_tombstones")
+        return gone
 
     def _winner_text(self, key: tuple[str, str, int], fresh: dict[Key, tuple[str, str]], slot: int,
                      version: int) -> str | None:
