@@ -22,9 +22,9 @@ from test_commit_properties import assert_exact
 
 
 def test_pending_batches_are_listed_until_done(store: Store) -> None:
-    journal.record_pending(store, "batch-a", [("p", "t1"), ("p", "t2")])
-    journal.record_pending(store, "batch-b", [("q", "t3")])
-    journal.record_done(store, ["batch-a"])
+    journal.record_pending(store, "batch-a", [("p", "t1"), ("p", "t2")], 10)
+    journal.record_pending(store, "batch-b", [("q", "t3")], 11)
+    journal.record_done(store, ["batch-a"], 12)
     assert journal.pending(store) == [("batch-b", [("q", "t3")])]
 
 

@@ -241,7 +241,7 @@ class BatchCommitter:
         for batch_id, keys in journal.pending(self.store):
             for at in range(0, len(keys), chunk):
                 count += self.recompute_traces(keys[at:at + chunk]).traces
-            journal.record_done(self.store, [batch_id])
+            journal.record_done(self.store, [batch_id], self.next_version())
         if count:
             log.info("rebuilt the rollups of %d trace(s) of pending batches", count)
         return count
@@ -312,7 +312,7 @@ class BatchCommitter:
             }), tag="writer.insert_links")
         if states:
             self.store.insert("trace_state", states_table(states, version), tag="writer.insert_trace_states")
-        journal.record_done(self.store, batch_ids)
+        journal.record_done(self.store, batch_ids, version)
         for state in states:
             input_text, output_text = fresh[state.key]
             self._texts.put((state.project_id, state.trace_id, version), input_text, output_text)
