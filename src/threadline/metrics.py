@@ -55,6 +55,13 @@ class Metrics:
         self.dlq_moved = Counter(
             "threadline_queue_dlq_moved_total", "Entries moved to the dead-letter stream.", registry=self.registry)
 
+        self.retention_traces_removed = Counter(
+            "threadline_retention_traces_removed_total", "Traces the retention pass deleted (whole traces older "
+            "than their project's window).", registry=self.registry)
+        self.retention_pass_seconds = Histogram(
+            "threadline_retention_pass_seconds", "Time one retention pass over every project takes.",
+            registry=self.registry, buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900))
+
     def record_queue_depths(self, shards: list[int], dlq: int) -> None:
         """Set the queue gauges: entries waiting per shard stream (by shard number) and dead-lettered entries."""
         for shard, length in enumerate(shards):

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         "Forwarded / X-Forwarded-For headers name the client that the auth-failure throttle keys on; empty: those "
         "headers are ignored and the peer address is the client.",
     )
+    retention_interval_s: float = Field(
+        3600, ge=0, description="How often the server runs the retention pass that deletes data older than each "
+        "project's retention window (s); 0: never on its own (`threadline retention run` still does)."
+    )
     auth_failure_limit: int = Field(
         10, gt=0, description="Failed authentications from one address within a minute before it gets 429."
     )

@@ -1,0 +1,94 @@
+"""``threadline retention run``: delete what is older than each project's retention window, now."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from threadline.cli.common import DataDirOpt, fail, settings_from
+
+retention_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                            help="Apply the projects' retention windows (set with `threadline projects update P "
+                            "--retention-days N`).")
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", help="Running server to ask when it owns the data directory [env THREADLINE_SERVER_URL; default "
+    "http://HOST:PORT of the settings]")]
+
+
+def _through_server(url: str, admin_key: str | None, project: str | None) -> list[dict[str, Any]]:
+    """The pass run by the server that owns the data directory (``POST /v1/admin/retention``)."""
+    if not admin_key:
+        raise fail(ValueError("the data directory is in use by a running server; to run the retention pass "
+                              "through it, set THREADLINE_ADMIN_KEY for both the server and this command"))
+    try:
+        response = httpx.post(url.rstrip("/") + "/v1/admin/retention", params={"project_id": project} if project
+                              else {}, headers={"Authorization": f"Bearer {admin_key}"}, timeout=3600)
+    except httpx.HTTPError as exc:
+        raise fail(ValueError(f"cannot reach the server's admin API at {url}: {exc}")) from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise fail(ValueError(str(detail)))
+    results: list[dict[str, Any]] = response.json()
+    return results
+
+
+def _here(settings: Any, project: str | None) -> list[dict[str, Any]]:
+    """The pass run by this process on a store it opened itself."""
+    from threadline.api.app import open_store
+    from threadline.auth.repository import ProjectRepository
+    from threadline.store.migrations import migrate
+    from threadline.writer.commit import BatchCommitter
+    from threadline.writer.retention import run_retention
+
+    store = open_store(settings)  # StoreUnavailable: a server owns the data directory
+    migrate(store)
+    projects = ProjectRepository(store)
+    if project is not None and projects.get_project(project) is None:
+        raise fail(ValueError(f"there is no project {project!r}"))
+    if settings.queue_url:  # queue workers write rollups too: take their Redis locks
+        from threadline.queue.pool import guarded_committer
+
+        committer = guarded_committer(store, settings)
+    else:
+        committer = BatchCommitter(store)
+    windows = {p.project_id: p.retention_days for p in projects.list_projects()
+               if project is None or p.project_id == project}
+    return [vars(r) for r in run_retention(store, committer, windows)]
+
+
+@retention_app.command("run")
+def retention_run(project: Annotated[str | None, typer.Option("--project", help="only this project")] = None,
+                  data_dir: DataDirOpt = None, server: ServerOpt = None) -> None:
+    """Run the retention pass now: every project with a window loses its traces (whole), logs and finished jobs
+    older than the window; sessions that lose traces are recomputed from what remains."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from threadline.store.errors import StoreError, StoreUnavailable
+
+    settings = settings_from(data_dir=data_dir)
+    try:
+        try:
+            results = _here(settings, project)
+        except StoreUnavailable:
+            if settings.clickhouse_url:
+                raise
+            url = server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
+            results = _through_server(url, settings.admin_key.get_secret_value() if settings.admin_key else None,
+                                      project)
+    except StoreError as exc:
+        raise fail(exc) from None
+    table = Table("project", "window", "cutoff (UTC)", "traces removed", "sessions recomputed", "sessions emptied",
+                  "time (s)")
+    for r in results:
+        table.add_row(r["project_id"], f"{r['retention_days']} days", str(r["cutoff"])[:19], str(r["traces_removed"]),
+                      str(r["sessions_recomputed"]), str(r["sessions_emptied"]), f"{r['duration_s']:.1f}")
+    Console().print(table)
+    if not results:
+        typer.echo("no project has a retention window (set one: threadline projects update P --retention-days N)")
