@@ -7,6 +7,12 @@ Steps (each idempotent, so a job cut short by a crash is simply run again on sta
    stays queryable under ``/v1/traces``; emptied, the session's rollup is tombstoned by the committer;
 3. the annotation is reset (not deleted, no fields): a later trace with the same external id starts a fresh session
    holding only the new traces.
+
+The tombstone of a session that never had a trace replaces its placeholder rollup (written with a version of the
+committer), and any later rollup of the session must replace the tombstone: so it takes the committer's version
+(:meth:`BatchCommitter.next_version`), not the clock. ``deleted_at`` and the annotation are not rollup versions:
+``deleted_session_traces`` rows of one key are identical but for ``deleted_at`` (either copy does), and annotations
+are written by the API alone.
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ def run_deletion(store: Store, committer: BatchCommitter, job: Job) -> Job:
             # Created ahead of traffic and never used: only its placeholder rollup is left.
             store.insert("session_rollups", pa.table({
                 "project_id": [project_id], "session_id": [session_id],
-                "version": pa.array([time.time_ns()], pa.uint64()), "is_deleted": pa.array([1], pa.uint8()),
+                "version": pa.array([committer.next_version()], pa.uint64()),
+                "is_deleted": pa.array([1], pa.uint8()),
             }), tag="deletion.tombstone")
         put_annotation(store, project_id, session_id, Annotation())
         return save_job(store, job, status=DONE)
