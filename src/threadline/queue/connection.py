@@ -1,7 +1,9 @@
 """Redis clients from the queue URL, and the names of every Redis key the queue uses.
 
 Keys (``P`` is ``settings.queue_prefix``): ``P:spans:{shard}`` the shard streams, ``P:dlq`` the dead-letter stream,
-``P:recompute:{bucket}`` the locks serialising rollup recomputation across workers (one per bucket of projects).
+``P:recompute:{bucket}`` the locks serialising rollup recomputation across workers (one per bucket of projects),
+``P:rollup_version`` the counter every writer takes rollup versions from (:class:`threadline.writer.versions.
+RedisVersions`).
 The consumer group on every shard stream is ``P:writers``.
 """
 
@@ -52,6 +54,11 @@ class QueueKeys:
     def dlq(self) -> str:
         """The dead-letter stream: entries that failed ``worker_max_attempts`` deliveries, with their error."""
         return f"{self.prefix}:dlq"
+
+    @property
+    def versions(self) -> str:
+        """The rollup version counter shared by every writer of the store (a decimal integer, ns-like)."""
+        return f"{self.prefix}:rollup_version"
 
     def recompute_locks(self, project_ids: set[str]) -> list[str]:
         """The locks a worker holds while it recomputes links and rollups of these projects (see

@@ -18,6 +18,7 @@ from threadline.queue.worker import StreamWorker, WorkerConfig, consumer_name
 from threadline.settings import Settings
 from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter
+from threadline.writer.versions import Clock, RedisVersions
 
 log = logging.getLogger("threadline.queue")
 
@@ -71,12 +72,16 @@ class WorkerPool:
             worker.client.close()
 
 
-def guarded_committer(store: Store, settings: Settings) -> BatchCommitter:
+def guarded_committer(store: Store, settings: Settings, *, clock: Clock | None = None) -> BatchCommitter:
     """A committer for a process that writes rollups beside the queue's workers (a worker, or the API in queue mode:
-    its session deletions recompute rollups too): its rollup passes hold the queue's Redis rollup locks."""
+    its session deletions recompute rollups too): its rollup passes hold the queue's Redis rollup locks, and take
+    their versions from the queue's Redis counter (so no host clock matters). ``clock``: ns since the epoch to use
+    instead of the Redis server's clock (tests give a writer a skewed one)."""
     assert settings.queue_url, "the rollup locks live in the queue's Redis"
-    guard = recompute_guard(sync_client(settings.queue_url), queue_keys(settings).recompute_locks)
-    return BatchCommitter(store, guard=guard)
+    client = sync_client(settings.queue_url)
+    keys = queue_keys(settings)
+    guard = recompute_guard(client, keys.recompute_locks)
+    return BatchCommitter(store, guard=guard, versions=RedisVersions(client, keys.versions, store, clock))
 
 
 def queue_writer(settings: Settings, committer: BatchCommitter, metrics: Metrics) -> tuple[QueueProducer, WorkerPool]:

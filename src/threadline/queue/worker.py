@@ -12,7 +12,9 @@ rollups are always recomputed from deduplicated spans, so they come out exact ei
 Rollup recomputation is serialised across processes by Redis locks (:func:`threadline.queue.locking.recompute_guard`,
 the committer's ``guard``): ``BatchCommitter`` takes a rollup version before it reads the spans, so two workers (or a
 worker and the API deleting a session) recomputing the same session at once could let the older read (with the newer
-version) win and leave the session short of the other's spans. Within one process the committer's own lock already
+version) win and leave the session short of the other's spans. The version comes from a counter in the same Redis
+(:class:`~threadline.writer.versions.RedisVersions`), taken inside the lock, so each pass's rows replace those of
+every pass before it whatever the workers' clocks say. Within one process the committer's own lock already
 serialises; the Redis locks extend that to every process. Rollups of different projects never share a row, so the
 locks are per bucket of projects (a pass takes those of its projects, in order). Span inserts, the bulk of the work,
 stay parallel. Give every committer that writes beside the queue the guard (see :func:`~threadline.queue.pool.
