@@ -337,7 +337,8 @@ def test_whoami_names_the_keys_project(world: World) -> None:
     for tenant in (world.a, world.b):
         for headers in (bearer(tenant.key), {"x-api-key": tenant.key}):
             body = world.http.get("/v1/auth/whoami", headers=headers).json()
-            assert body == {"project_id": tenant.project, "key_id": tenant.key_id, "local_mode": False}
+            assert body == {"project_id": tenant.project, "key_id": tenant.key_id, "local_mode": False,
+                            "scope": "all", "expires_at": None}
 
 
 def test_x_api_key_works_like_bearer(world: World) -> None:
@@ -550,7 +551,8 @@ def test_non_loopback_bind_refuses_anonymous_even_without_keys(server_factory: C
 def test_local_mode_on_loopback_until_a_key_exists(server_factory: Callable[..., LiveServer], store: Store) -> None:
     live = server_factory(auth_failure_limit=1000)
     with live.client() as http:
-        assert http.get("/v1/auth/whoami").json() == {"project_id": "default", "key_id": None, "local_mode": True}
+        assert http.get("/v1/auth/whoami").json() == {"project_id": "default", "key_id": None, "local_mode": True,
+                                                      "scope": "all", "expires_at": None}
         response = http.post("/v1/ingest", json=[native_trace("d0" * 16, "local", "local-1")])
         assert response.status_code == 200
         assert spans_by_project(store, "d0" * 16) == {"default": 1}

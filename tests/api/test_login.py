@@ -96,7 +96,8 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 def test_login_sets_an_httponly_samesite_strict_cookie(setup: Setup) -> None:
     response = login(setup)
     assert response.status_code == 200, response.text
-    assert response.json() == {"project_id": "dash", "key_id": setup.key_id, "local_mode": False}
+    assert response.json() == {"project_id": "dash", "key_id": setup.key_id, "local_mode": False, "scope": "all",
+                               "expires_at": None}
     token, attributes = set_cookie_attributes(response)
     assert "httponly" in attributes
     assert attributes.get("samesite", "").lower() == "strict"
@@ -114,7 +115,7 @@ def test_cookie_authenticates_reads(setup: Setup) -> None:
         response = setup.http.get(path, headers=with_cookie(token))
         assert response.status_code == 200, (path, response.text)
     assert setup.http.get("/v1/auth/whoami", headers=with_cookie(token)).json() == {
-        "project_id": "dash", "key_id": setup.key_id, "local_mode": False}
+        "project_id": "dash", "key_id": setup.key_id, "local_mode": False, "scope": "all", "expires_at": None}
     assert_problem(setup.http.get("/v1/sessions"), 401)  # and without it nothing
 
 

@@ -4,6 +4,11 @@ Credentials, in order: ``Authorization: Bearer <key or access token>``, ``x-api-
 (RFC 7617; the password is the key and the username its project id, what Langfuse clients send as ``public key:secret
 key``), the dashboard session cookie. Cookie authenticated writes must come from the server's own origin (CSRF; the
 cookie is also ``SameSite=Strict``). Repeated failures from one address are answered 429 with ``Retry-After``.
+
+Scopes (:mod:`threadline.auth.scopes`) are enforced here and only here: a route takes its project from the dependency
+of the scope it needs (:data:`IngestProject`, :data:`ReadProject`, :data:`WriteProject`, the last also plain
+:func:`project_id`, so a route that names no scope needs ``all``). A key outside its scope is answered 403 naming the
+scope it has and the ones that would do.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -20,6 +26,7 @@ from fastapi import Depends, Request
 from threadline.api.problems import Problem
 from threadline.api.proxies import client_host, parse_networks
 from threadline.api.state import AppState, app_state
+from threadline.auth import scopes
 from threadline.auth.authenticator import AuthError, Principal
 
 SESSION_COOKIE = "threadline_session"
@@ -151,6 +158,35 @@ async def principal(request: Request, state: Annotated[AppState, Depends(app_sta
         raise refuse(state, address, exc) from None
 
 
-async def project_id(found: Annotated[Principal, Depends(principal)]) -> str:
-    """FastAPI dependency: the project the request acts on (decided by its credentials)."""
+def require_scope(request: Request, found: Principal, needed: scopes.Scope, *, action: str | None = None) -> None:
+    """Raise Problem 403 unless ``found``'s scope allows ``needed``; the sentence names the request."""
+    try:
+        scopes.require(found.scope, needed, f"{request.method} {request.url.path}", action=action)
+    except scopes.ScopeError as exc:
+        raise Problem(403, str(exc)) from None
+
+
+def _scoped(needed: scopes.Scope) -> Callable[..., Awaitable[str]]:
+    async def scoped_project(request: Request, found: Annotated[Principal, Depends(principal)]) -> str:
+        require_scope(request, found, needed)
+        return found.project_id
+
+    scoped_project.__doc__ = (f"FastAPI dependency: the project the request acts on, when its key's scope allows "
+                              f"'{needed}'. Raises Problem 401/429 as :func:`principal`, 403 outside the scope.")
+    return scoped_project
+
+
+ingest_project = _scoped(scopes.INGEST)
+read_project = _scoped(scopes.READ)
+project_id = _scoped(scopes.ALL)  # no scope named: the route needs 'all' (deny by default)
+
+
+async def any_scope_project(found: Annotated[Principal, Depends(principal)]) -> str:
+    """FastAPI dependency: the project of the request's credentials, whatever their scope (for what every client
+    may ask, e.g. the Langfuse SDK's auth check)."""
     return found.project_id
+
+
+IngestProject = Annotated[str, Depends(ingest_project)]  # send spans and logs
+ReadProject = Annotated[str, Depends(read_project)]  # read anything
+WriteProject = Annotated[str, Depends(project_id)]  # change sessions and scores: scope 'all'

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.problems import Problem
 from threadline.queries.filters import RANGE_FIELDS, SessionFilters
 from threadline.queries.sorting import SORT_FIELDS, SORT_UNITS, Sort
@@ -145,7 +145,7 @@ def build_filters(params: FilterParams, request: Request, project: str) -> Sessi
 
 
 async def session_filters(request: Request, params: Annotated[FilterParams, Query()],
-                          project: Annotated[str, Depends(project_id)]) -> SessionFilters:
+                          project: Annotated[str, Depends(read_project)]) -> SessionFilters:
     """FastAPI dependency: the request's filters. Raises Problem 400/403."""
     return build_filters(params, request, project)
 
@@ -162,7 +162,7 @@ def only_params(*names: str) -> Callable[..., Coroutine[Any, Any, None]]:
     """A dependency rejecting (400) query parameters other than the filters, ``metadata.KEY`` and ``names``."""
     allowed = FILTER_NAMES | set(names)
 
-    async def check(request: Request, _: Annotated[str, Depends(project_id)]) -> None:  # authenticate first
+    async def check(request: Request, _: Annotated[str, Depends(read_project)]) -> None:  # authenticate first
         unknown = sorted({name for name in request.query_params
                           if name not in allowed and not name.startswith(METADATA_PREFIX)})
         if unknown:

@@ -38,8 +38,9 @@ def _problem(description: str) -> dict[str, Any]:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem("invalid parameters (e.g. start_time after end_time) or an undecodable body"),
-    401: _problem("missing or invalid API key"),
-    403: _problem("a write authenticated by the dashboard session cookie that does not come from the Threadline "
+    401: _problem("missing, invalid, revoked or expired API key"),
+    403: _problem("the API key's scope does not allow this request (the sentence names the scopes that do), or a "
+                  "write authenticated by the dashboard session cookie that does not come from the Threadline "
                   "origin (send an API key instead)"),
     404: _problem("there is no such session in the project of the API key"),
     409: _problem("the resource already exists"),
@@ -49,7 +50,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _problem("too many failed authentications from this address (see Retry-After)"),
     503: _problem("the store is unavailable; retry after Retry-After seconds"),
 }
-READ_ERRORS: dict[int | str, dict[str, Any]] = {code: PROBLEM_RESPONSES[code] for code in (401, 404, 422, 429, 503)}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_RESPONSES[code] for code in (401, 403, 404, 422, 429, 503)}
 UNPARSABLE_BODY = "the body could not be parsed (it is not UTF-8 JSON)"
 OTLP_ERRORS: dict[int | str, dict[str, Any]] = {
     code: PROBLEM_RESPONSES[code] for code in (400, 401, 403, 413, 415, 429, 503)}
@@ -60,6 +62,8 @@ def problem_responses(*codes: int, described: dict[int, str] | None = None) -> d
     ``described`` gives some of them (or codes not in ``PROBLEM_RESPONSES``) a description of this route's own."""
     out: dict[int | str, dict[str, Any]] = {code: PROBLEM_RESPONSES[code] for code in codes}
     out.update({code: _problem(text) for code, text in (described or {}).items()})
+    if 401 in out:  # an authenticated route: a key of another scope is refused 403 (threadline.api.auth)
+        out.setdefault(403, PROBLEM_RESPONSES[403])
     return out
 
 

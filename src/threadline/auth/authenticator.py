@@ -2,7 +2,8 @@
 token (``Authorization: Bearer tlat_...``, issued in exchange for a key) or dashboard session cookie → project.
 
 Keys are cached in memory and re-read from the store at most once a second, so a revocation made by any process
-takes effect within a second; tokens and sessions act as their key, so they end with it. Local development: on a
+takes effect within a second; a key's expiry is checked against the clock at every use. Tokens and sessions act as
+their key (its project and scope), so they end with it, and are never issued to outlive it. Local development: on a
 loopback bind while no key exists, a request without credentials acts on project ``default``, and so does HTTP Basic
 whose password is not a Threadline key (a client such as the Langfuse SDK refuses to start without some key pair).
 """
@@ -17,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from threadline.auth import tokens
+from threadline.auth import scopes, tokens
 from threadline.auth.repository import DEFAULT_PROJECT, KeyRecord, ProjectRepository
 
 log = logging.getLogger("threadline.auth")
@@ -34,10 +35,13 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts as: the project, and the key (None in local development mode)."""
+    """Who a request acts as: the project, the key (None in local development mode), the key's scope
+    (:mod:`threadline.auth.scopes`; ``all`` in local development mode) and its expiry (UTC; None: never)."""
 
     project_id: str
     key_id: str | None
+    scope: str = scopes.ALL
+    expires_at: datetime | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -48,6 +52,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def expiry(found: Principal, ttl_s: int, now: float | None = None) -> int:
+    """When a token or dashboard session issued now for ``found`` for ``ttl_s`` seconds ends (epoch seconds): never
+    after its key expires."""
+    ends = int(time.time() if now is None else now) + ttl_s
+    if found.expires_at is not None:
+        ends = min(ends, int(found.expires_at.timestamp()))
+    return ends
 
 
 class Authenticator:
@@ -99,8 +112,7 @@ class Authenticator:
         record = self._keys.get(key_id)
         if record is None or not tokens.verify(secret, record.salt, record.secret_hash):
             raise AuthError("invalid", "the API key is not valid (unknown or revoked)")
-        self._note_use(key_id)
-        return Principal(record.project_id, key_id)
+        return self._acting_as(record, "the API key")
 
     def authenticate_session(self, token: str) -> Principal:
         """The principal of a dashboard session token. Raises AuthError (bad or expired token, revoked key)."""
@@ -111,8 +123,7 @@ class Authenticator:
         record = self._keys.get(key_id)
         if record is None:
             raise AuthError("session", "the key of this dashboard session was revoked; log in again")
-        self._note_use(key_id)
-        return Principal(record.project_id, key_id)
+        return self._acting_as(record, "the API key of this dashboard session")
 
     def authenticate_bearer(self, value: str) -> Principal:
         """The principal of an ``Authorization: Bearer`` value: an access token (``tlat_...``) or an API key.
@@ -143,7 +154,7 @@ class Authenticator:
         else:
             found = self.authenticate_key(api_key)
         key_id = found.key_id or tokens.LOCAL_KEY_ID
-        return tokens.sign_access_token(self.server_secret, key_id, int(time.time()) + ttl_s), found
+        return tokens.sign_access_token(self.server_secret, key_id, expiry(found, ttl_s)), found
 
     def authenticate_access_token(self, token: str) -> Principal:
         """The principal of an access token. Raises AuthError (bad or expired token, revoked key, a local-mode
@@ -162,8 +173,16 @@ class Authenticator:
         if record is None:
             raise AuthError("token", "the API key this access token was issued for was revoked; restart the client "
                                      "with a valid API key")
-        self._note_use(key_id)
-        return Principal(record.project_id, key_id)
+        return self._acting_as(record, "the API key this access token was issued for")
+
+    def _acting_as(self, record: KeyRecord, which: str) -> Principal:
+        """The principal of a verified, unrevoked key. Raises AuthError when the key has expired (``which`` names
+        the key in the message)."""
+        if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+            raise AuthError("expired", f"{which} expired on {record.expires_at:%Y-%m-%d %H:%M:%S} UTC; create a "
+                                       "new key (threadline keys create) and use it instead")
+        self._note_use(record.key_id)
+        return Principal(record.project_id, record.key_id, record.scope, record.expires_at)
 
     def anonymous(self) -> Principal:
         """The principal of a request without credentials. Raises AuthError unless in local development mode."""

@@ -10,7 +10,8 @@ import typer
 
 from threadline.cli.common import DataDirOpt, fail, settings_from
 
-projects_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Create, list and delete projects.")
+projects_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                           help="Create, list, update (name, retention) and delete projects.")
 keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Create, list and revoke API keys.")
 ServerOpt = Annotated[str | None, typer.Option(
     "--server", help="Running server to administer through when it owns the data directory "
@@ -37,22 +38,62 @@ def _admin(data_dir: Path | None, server: str | None) -> Any:
     return ProjectRepository(store)
 
 
+RetentionOpt = Annotated[int | None, typer.Option(
+    "--retention-days", help="days of data kept; older spans, logs and scores are deleted (0: keep forever)")]
+
+
 def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
+
+
+def retention_text(days: int) -> str:
+    """``forever`` (0) or ``N day(s)``."""
+    return "forever" if days == 0 else f"{days} day" if days == 1 else f"{days} days"
+
+
+def _check_retention(days: int | None) -> None:
+    """Exit with the repository's sentence for an invalid retention, before anything is opened or written."""
+    from threadline.auth.repository import ProjectError, check_retention
+
+    if days is not None:
+        try:
+            check_retention(days)
+        except ProjectError as exc:
+            raise fail(exc) from None
 
 
 @projects_app.command("create")
 def projects_create(project_id: Annotated[str, typer.Argument(help="lowercase letters, digits, '-', '_'")],
                     name: Annotated[str | None, typer.Option(help="display name")] = None,
+                    retention_days: RetentionOpt = None,
                     data_dir: DataDirOpt = None, server: ServerOpt = None) -> None:
-    """Create a project."""
+    """Create a project (keeping its data forever unless --retention-days is given)."""
     from threadline.auth.repository import ProjectError
 
+    _check_retention(retention_days)
     try:
-        project = _admin(data_dir, server).create_project(project_id, name)
+        project = _admin(data_dir, server).create_project(project_id, name, retention_days=retention_days or 0)
     except ProjectError as exc:
         raise fail(exc) from None
-    typer.echo(f"created project {project.project_id}")
+    typer.echo(f"created project {project.project_id} (retention: {retention_text(project.retention_days)})")
+
+
+@projects_app.command("update")
+def projects_update(project_id: str, retention_days: RetentionOpt = None,
+                    name: Annotated[str | None, typer.Option(help="new display name")] = None,
+                    data_dir: DataDirOpt = None, server: ServerOpt = None) -> None:
+    """Change a project's retention (--retention-days N, 0: keep forever) and/or display name."""
+    from threadline.auth.repository import ProjectError
+
+    if retention_days is None and name is None:
+        raise fail(ValueError("nothing to change: pass --retention-days N and/or --name NAME"))
+    _check_retention(retention_days)
+    try:
+        project = _admin(data_dir, server).update_project(project_id, name=name, retention_days=retention_days)
+    except ProjectError as exc:
+        raise fail(exc) from None
+    typer.echo(f"updated project {project.project_id}: name {project.name!r}, retention "
+               f"{retention_text(project.retention_days)}")
 
 
 @projects_app.command("list")
@@ -67,9 +108,10 @@ def projects_list(data_dir: DataDirOpt = None, server: ServerOpt = None) -> None
         projects = _admin(data_dir, server).list_projects()
     except ProjectError as exc:
         raise fail(exc) from None
-    table = Table("project", "name", "created (UTC)")
+    table = Table("project", "name", "created (UTC)", "retention")
     for project in projects:
-        table.add_row(project.project_id, project.name, _when(project.created_at))
+        table.add_row(project.project_id, project.name, _when(project.created_at),
+                      retention_text(project.retention_days))
     Console().print(table)
 
 
@@ -91,15 +133,32 @@ def projects_delete(project_id: str, yes: Annotated[bool, typer.Option("--yes", 
 @keys_app.command("create")
 def keys_create(project: Annotated[str, typer.Option("--project", help="project the key acts on")],
                 name: Annotated[str | None, typer.Option(help="what the key is for")] = None,
+                scope: Annotated[str, typer.Option(
+                    help="ingest: send spans and logs only (safe to ship in a front end); read: read only; "
+                         "all: everything, including session edits and scores")] = "all",
+                expires_in: Annotated[str | None, typer.Option(
+                    "--expires-in", help="the key stops working after this long: 30d, 12h, 90m or 3600s "
+                                         "[default: never]")] = None,
                 data_dir: DataDirOpt = None, server: ServerOpt = None) -> None:
     """Create an API key; its secret is printed once."""
-    from threadline.auth.repository import ProjectError
+    from datetime import UTC, datetime, timedelta
 
+    from threadline.auth.repository import ProjectError
+    from threadline.auth.scopes import check_name
+    from threadline.cli.durations import parse_duration
+
+    try:  # both checked before the store is opened: a typo writes nothing
+        checked = check_name(scope.strip().lower())
+        expires_at = datetime.now(UTC) + timedelta(seconds=parse_duration(expires_in)) if expires_in else None
+    except ValueError as exc:
+        raise fail(exc) from None
     try:
-        key, secret = _admin(data_dir, server).create_key(project, name)
+        key, secret = _admin(data_dir, server).create_key(project, name, scope=checked, expires_at=expires_at)
     except ProjectError as exc:
         raise fail(exc) from None
-    typer.echo(f"created key {key.key_id} for project {key.project_id}; its secret is shown only now:")
+    until = f", expires {_when(key.expires_at)} UTC" if key.expires_at else ""
+    typer.echo(f"created key {key.key_id} for project {key.project_id} (scope {key.scope}{until}); its secret is "
+               "shown only now:")
     typer.echo(secret)
 
 
@@ -116,10 +175,11 @@ def keys_list(project: Annotated[str | None, typer.Option("--project", help="onl
         keys = _admin(data_dir, server).list_keys(project)
     except ProjectError as exc:
         raise fail(exc) from None
-    table = Table("key id", "project", "name", "created (UTC)", "last used (UTC)", "state")
+    table = Table("key id", "project", "name", "scope", "created (UTC)", "expires (UTC)", "last used (UTC)",
+                  "state")
     for key in keys:
-        table.add_row(key.key_id, key.project_id, key.name, _when(key.created_at), _when(key.last_used_at),
-                      "revoked" if key.revoked else "active")
+        table.add_row(key.key_id, key.project_id, key.name, key.scope, _when(key.created_at),
+                      _when(key.expires_at), _when(key.last_used_at), key.state())
     Console().print(table)
 
 

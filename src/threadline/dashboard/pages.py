@@ -30,9 +30,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from threadline import __version__
-from threadline.api.auth import SESSION_COOKIE, presented_key, principal
+from threadline.api.auth import SESSION_COOKIE, presented_key, principal, require_scope
 from threadline.api.problems import Problem
 from threadline.api.state import AppState, app_state
+from threadline.auth import scopes
 from threadline.auth.authenticator import Principal
 from threadline.dashboard.templating import templates
 from threadline.store.errors import StoreError, StoreUnavailable
@@ -63,11 +64,13 @@ async def page_principal(request: Request, state: Annotated[AppState, Depends(ap
     """FastAPI dependency of every page: the request's principal (as for the API), also kept on
     ``request.state.principal`` for the header. Raises :class:`LoginRequired` when the request carries no
     credentials outside local mode (without counting an authentication failure: opening the dashboard before
-    logging in is not an attack), Problem 401 for bad ones (also a redirect), 429 when throttled."""
+    logging in is not an attack), Problem 401 for bad ones (also a redirect), 403 for a key whose scope cannot read
+    (an ``ingest`` key), 429 when throttled."""
     anonymous = presented_key(request) is None and not request.cookies.get(SESSION_COOKIE)
     if anonymous and not await asyncio.to_thread(state.auth.local_mode):
         raise LoginRequired
     found = await principal(request, state)
+    require_scope(request, found, scopes.READ)
     request.state.principal = found
     return found
 

@@ -2,7 +2,8 @@
 ``opentelemetry.proto.collector.logs.v1.LogsService/Export``.
 
 Each call is authenticated like an HTTP request (metadata ``authorization: Bearer <key>`` or ``x-api-key: <key>``;
-none in local development mode; failures from one address throttled), then its message goes through the same
+none in local development mode; failures from one address throttled; a key whose scope cannot ingest, i.e. a
+``read`` key, is refused ``PERMISSION_DENIED``), then its message goes through the same
 decoding, normalisation and commit as ``POST /v1/traces`` and ``POST /v1/logs`` (:mod:`threadline.api.otlp_export`).
 OK means committed; the response's ``partial_success`` counts and names the rejected spans or records.
 
@@ -24,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from threadline.api import otlp_export
 from threadline.api.auth import key_from_headers, key_principal, throttle_wait
 from threadline.api.state import AppState
+from threadline.auth import scopes
 from threadline.auth.authenticator import AuthError
 from threadline.grpc.status import Refusal, refusal_of
 from threadline.ingest.otlp import PROTOBUF, encode_response
@@ -56,10 +58,11 @@ class OtlpServices:
     def __init__(self, state: AppState) -> None:
         self.state = state
 
-    async def project(self, context: grpc.aio.ServicerContext) -> str:
-        """The project a call acts on, from its metadata. Aborts the call with ``UNAUTHENTICATED`` (missing,
-        malformed, unknown or revoked key), or ``RESOURCE_EXHAUSTED`` with ``RetryInfo`` while its address has
-        too many recent failures (HTTP: 429)."""
+    async def project(self, context: grpc.aio.ServicerContext, method: str) -> str:
+        """The project a call of ``method`` (the full method name, for messages) acts on, from its metadata.
+        Aborts the call with ``UNAUTHENTICATED`` (missing, malformed, unknown, revoked or expired key),
+        ``PERMISSION_DENIED`` (a key whose scope cannot ingest; HTTP: 403), or ``RESOURCE_EXHAUSTED`` with
+        ``RetryInfo`` while its address has too many recent failures (HTTP: 429)."""
         address = peer_host(context.peer())
         wait = throttle_wait(self.state, address)
         if wait:
@@ -74,12 +77,16 @@ class OtlpServices:
             principal = await key_principal(self.state, address, presented)
         except AuthError as exc:
             await abort(context, Refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc)))
+        try:
+            scopes.require(principal.scope, scopes.INGEST, method)
+        except scopes.ScopeError as exc:
+            await abort(context, Refusal(grpc.StatusCode.PERMISSION_DENIED, str(exc)))
         return principal.project_id
 
     async def export_traces(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """``TraceService/Export``: a serialized ``ExportTraceServiceRequest`` in, a serialized
         ``ExportTraceServiceResponse`` out once its spans are committed."""
-        project = await self.project(context)
+        project = await self.project(context, f"{TRACE_SERVICE}/{EXPORT}")
         try:
             exported = await otlp_export.export_spans(self.state, body, PROTOBUF, project, METRICS_ENDPOINT)
         except Exception as exc:  # the RPC boundary: every failure becomes a status (unexpected ones are logged)
@@ -89,7 +96,7 @@ class OtlpServices:
     async def export_logs(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """``LogsService/Export``: a serialized ``ExportLogsServiceRequest`` in, a serialized
         ``ExportLogsServiceResponse`` out once its records are stored."""
-        project = await self.project(context)
+        project = await self.project(context, f"{LOGS_SERVICE}/{EXPORT}")
         try:
             exported = await otlp_export.export_logs(self.state, body, PROTOBUF, project)
         except Exception as exc:  # the RPC boundary, as above

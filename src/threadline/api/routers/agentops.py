@@ -32,7 +32,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from threadline.api.auth import check_throttle, client_address, project_id, record_failure
+from threadline.api.auth import check_throttle, client_address, ingest_project, record_failure
 from threadline.api.body import read_body
 from threadline.api.problems import Problem, problem_response
 from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
@@ -75,10 +75,11 @@ class LogUploadResponse(BaseModel):
 @router.post("/v3/auth/token", response_model=TokenResponse,
              summary="Exchange an API key for an access token (AgentOps SDK init)",
              responses=problem_responses(422, 429, 503, described={
-                 400: UNPARSABLE_BODY, 401: "the API key is malformed, unknown or revoked"}))
+                 400: UNPARSABLE_BODY, 401: "the API key is malformed, unknown, revoked or expired"}))
 async def auth_token(body: TokenRequest, request: Request,
                      state: Annotated[AppState, Depends(app_state)]) -> TokenResponse | JSONResponse:
-    """Verify ``api_key`` and answer an access token valid 30 days (or until the key is revoked) for its project.
+    """Verify ``api_key`` and answer an access token for its project, with its scope, valid 30 days or until the key
+    is revoked or expires, whichever comes first.
     In local development mode (loopback bind, no key created) any key gets a token for ``default``."""
     address = client_address(request)
     check_throttle(state, address)
@@ -114,7 +115,7 @@ def _upload_text(body: bytes) -> str:
                  "anyOf": [{"type": "object", "required": ["body"], "properties": {"body": {"type": "string"}}},
                            {"type": "string"}]}}}}})
 async def upload_logs(request: Request, state: Annotated[AppState, Depends(app_state)],
-                      project: Annotated[str, Depends(project_id)],
+                      project: Annotated[str, Depends(ingest_project)],
                       trace_id: Annotated[str, Header(alias="Trace-Id", pattern=TRACE_ID_HEADER,
                                                       description="the trace id, decimal (as the SDK sends it) "
                                                                   "or 32 hex digits")]) -> LogUploadResponse:
@@ -132,7 +133,7 @@ async def upload_logs(request: Request, state: Annotated[AppState, Depends(app_s
 
 
 @router.post("/v4/objects/upload/", include_in_schema=False)
-async def upload_object(project: Annotated[str, Depends(project_id)]) -> None:
+async def upload_object(project: Annotated[str, Depends(ingest_project)]) -> None:
     """Refused: Threadline stores no uploaded objects."""
     raise Problem(404, "Threadline does not store AgentOps uploaded objects (the audio of OpenAI Agents speech and "
                        "transcription spans); those spans are stored without it")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from threadline.api.auth import project_id
+from threadline.api.auth import ingest_project
 from threadline.api.body import read_body
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import problem_responses
@@ -33,7 +33,7 @@ router = APIRouter()
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": {"type": "array", "items": {"$ref": "#/components/schemas/NativeTrace"}}}}}})
 async def post_ingest(request: Request, state: Annotated[AppState, Depends(app_state)],
-                      project: Annotated[str, Depends(project_id)]) -> IngestResponse:
+                      project: Annotated[str, Depends(ingest_project)]) -> IngestResponse:
     """Validate a JSON array of traces and commit all their spans, or nothing: any invalid trace or span makes
     the whole request a 422 naming it. Answers with the (generated) ids once committed."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

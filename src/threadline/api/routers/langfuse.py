@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from threadline.api.auth import project_id
+from threadline.api.auth import any_scope_project
 from threadline.api.read_schemas import OTLP_ERRORS, otlp_request_body, problem_responses
 from threadline.api.routers import logs, otlp
 from threadline.api.state import AppState, app_state
@@ -81,7 +81,7 @@ class LangfuseProjects(BaseModel):
 @router.get("/api/public/projects", response_model=LangfuseProjects,
             summary="The project of the credentials (Langfuse SDK auth_check)",
             responses=problem_responses(401, 429, 503))
-async def langfuse_projects(project: Annotated[str, Depends(project_id)],
+async def langfuse_projects(project: Annotated[str, Depends(any_scope_project)],
                             state: Annotated[AppState, Depends(app_state)]) -> LangfuseProjects:
     """The one project the credentials act on, as Langfuse's API lists it; ``Langfuse.auth_check()`` is true."""
     found = await asyncio.to_thread(state.projects.get_project, project)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from threadline.api.auth import project_id
+from threadline.api.auth import ingest_project
 from threadline.api.body import read_body
 from threadline.api.otlp_export import export_logs
 from threadline.api.problems import Problem
@@ -28,7 +28,7 @@ router = APIRouter(tags=["ingest"])
     openapi_extra=otlp_request_body("ExportLogsServiceRequest"),
 )
 async def post_logs(request: Request, state: Annotated[AppState, Depends(app_state)],
-                    project: Annotated[str, Depends(project_id)]) -> Response:
+                    project: Annotated[str, Depends(ingest_project)]) -> Response:
     """Accept an OTLP ``ExportLogsServiceRequest`` as protobuf or JSON (hex ids), optionally gzip. A record's
     session is the first session key (the span key list: ``session.id``, ``gen_ai.conversation.id``...) on its
     attributes, then on its resource; a record with none but a trace id shows in its trace's session.

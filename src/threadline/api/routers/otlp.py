@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from threadline.api.auth import project_id
+from threadline.api.auth import ingest_project
 from threadline.api.body import read_body
 from threadline.api.otlp_export import export_spans
 from threadline.api.problems import Problem
@@ -28,7 +28,7 @@ router = APIRouter()
     openapi_extra=otlp_request_body("ExportTraceServiceRequest"),
 )
 async def post_traces(request: Request, state: Annotated[AppState, Depends(app_state)],
-                      project: Annotated[str, Depends(project_id)]) -> Response:
+                      project: Annotated[str, Depends(ingest_project)]) -> Response:
     """Accept an OTLP ``ExportTraceServiceRequest`` as protobuf or JSON (optionally gzip). Answers once the spans
     are committed; 400 undecodable body, 413 too large, 415 other content types, 503 overloaded."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

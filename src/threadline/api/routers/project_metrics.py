@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from threadline.api import present
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.list_params import FILTERS_HELP, only_params, session_filters
 from threadline.api.list_schemas import LIST_ERRORS, DayMetrics, Distribution, ProjectMetrics
 from threadline.api.problems import Problem
@@ -51,7 +51,7 @@ def _distribution(row: Row, prefix: str) -> Distribution:
 @router.get("/v1/sessions/metrics", response_model=ProjectMetrics, summary="Session metrics of the project",
             responses=LIST_ERRORS, description=DESCRIPTION, dependencies=[Depends(only_params())])
 async def project_session_metrics(state: Annotated[AppState, Depends(app_state)],
-                                  project: Annotated[str, Depends(project_id)],
+                                  project: Annotated[str, Depends(read_project)],
                                   filters: Annotated[SessionFilters, Depends(session_filters)]) -> ProjectMetrics:
     """Session metrics over a window (see ``DESCRIPTION``)."""
     now_ns = time.time_ns()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from threadline.api import present
-from threadline.api.auth import project_id
+from threadline.api.auth import ReadProject, WriteProject
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
 from threadline.api.state import AppState, app_state
@@ -18,7 +18,6 @@ from threadline.queries.scores import Score, add_score, list_scores
 
 router = APIRouter(tags=["scores"])
 State = Annotated[AppState, Depends(app_state)]
-Project = Annotated[str, Depends(project_id)]
 ERRORS = problem_responses(401, 429, 503, described={404: "no such session or trace", 422: "invalid parameter"})
 WRITE_ERRORS = {**ERRORS, **problem_responses(403, described={400: UNPARSABLE_BODY,
                                                               422: "invalid body or parameter"})}
@@ -44,7 +43,7 @@ async def _require_trace(state: AppState, project: str, trace_id: str) -> None:
 
 @router.post("/v1/sessions/{session_id:text}/scores", response_model=ScoreOut, status_code=201,
              summary="Score a session", responses=WRITE_ERRORS)
-async def score_session(session_id: str, body: ScoreIn, state: State, project: Project) -> ScoreOut:
+async def score_session(session_id: str, body: ScoreIn, state: State, project: WriteProject) -> ScoreOut:
     """Record a score (numeric, boolean or categorical) with an optional comment. 404 when unknown."""
     await _require_session(state, project, session_id)
     score = await asyncio.to_thread(add_score, state.store, project, "session", session_id, name=body.name,
@@ -54,7 +53,7 @@ async def score_session(session_id: str, body: ScoreIn, state: State, project: P
 
 @router.get("/v1/sessions/{session_id:text}/scores", response_model=list[ScoreOut], summary="A session's scores",
             responses=ERRORS)
-async def session_scores(session_id: str, state: State, project: Project) -> list[ScoreOut]:
+async def session_scores(session_id: str, state: State, project: ReadProject) -> list[ScoreOut]:
     """The session's scores, oldest first. 404 when unknown."""
     await _require_session(state, project, session_id)
     return [score_out(s) for s in await asyncio.to_thread(list_scores, state.store, project, "session", session_id)]
@@ -62,7 +61,7 @@ async def session_scores(session_id: str, state: State, project: Project) -> lis
 
 @router.post("/v1/traces/{trace_id}/scores", response_model=ScoreOut, status_code=201, summary="Score a trace",
              responses=WRITE_ERRORS)
-async def score_trace(trace_id: str, body: ScoreIn, state: State, project: Project) -> ScoreOut:
+async def score_trace(trace_id: str, body: ScoreIn, state: State, project: WriteProject) -> ScoreOut:
     """Record a score of one trace (a turn). 404 when unknown."""
     trace_id = trace_id.lower()
     await _require_trace(state, project, trace_id)
@@ -73,7 +72,7 @@ async def score_trace(trace_id: str, body: ScoreIn, state: State, project: Proje
 
 @router.get("/v1/traces/{trace_id}/scores", response_model=list[ScoreOut], summary="A trace's scores",
             responses=ERRORS)
-async def trace_scores(trace_id: str, state: State, project: Project) -> list[ScoreOut]:
+async def trace_scores(trace_id: str, state: State, project: ReadProject) -> list[ScoreOut]:
     """The trace's scores, oldest first. 404 when unknown."""
     trace_id = trace_id.lower()
     await _require_trace(state, project, trace_id)

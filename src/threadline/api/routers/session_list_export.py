@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.list_export import jsonl, parquet, session_chunks
 from threadline.api.list_params import (
     FILTERS_HELP,
@@ -45,7 +45,7 @@ DESCRIPTION = (
                     "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}},
                 **LIST_ERRORS})
 async def export_sessions(
-    state: Annotated[AppState, Depends(app_state)], project: Annotated[str, Depends(project_id)],
+    state: Annotated[AppState, Depends(app_state)], project: Annotated[str, Depends(read_project)],
     filters: Annotated[SessionFilters, Depends(session_filters)],
     format: Annotated[Literal["jsonl", "parquet"], Query(description="jsonl (one session per line) or parquet")]
     = "jsonl",

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
 from threadline.api import present, present_reads
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import (
     PROBLEM_RESPONSES,
@@ -43,7 +43,7 @@ router = APIRouter(tags=["sessions"])
 SessionId = Annotated[str, Path(description="the session's external id, as the application chose it (percent-encode "
                                            "'/' and other reserved characters)", examples=["chat-123"])]
 State = Annotated[AppState, Depends(app_state)]
-Project = Annotated[str, Depends(project_id)]
+Project = Annotated[str, Depends(read_project)]
 IdleGapS = Annotated[float, Query(ge=0, le=31_536_000, description="idle gap threshold in seconds: gaps between "
                                                                    "consecutive turns longer than this are listed")]
 MAX_NS = 2**63 - 1

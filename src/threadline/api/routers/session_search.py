@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from threadline.api import present
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.list_pages import PageRequest, fetch_page
 from threadline.api.list_params import (
     FILTERS_HELP,
@@ -71,7 +71,7 @@ def search_hit(session: Session, row: Row, turns: dict[str, int], term: str) -> 
             responses=LIST_ERRORS, description=DESCRIPTION,
             dependencies=[Depends(only_params("q", "limit", "offset", "cursor", "sort"))])
 async def search_sessions(
-    request: Request, state: Annotated[AppState, Depends(app_state)], project: Annotated[str, Depends(project_id)],
+    request: Request, state: Annotated[AppState, Depends(app_state)], project: Annotated[str, Depends(read_project)],
     filters: Annotated[SessionFilters, Depends(session_filters)],
     q: Annotated[str, Query(min_length=1, max_length=MAX_SEARCH, description="the text to find (1-500 characters), "
                             "matched literally and case-insensitively", examples=["refund"])],

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from threadline.api import present
-from threadline.api.auth import project_id
+from threadline.api.auth import ReadProject, WriteProject
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import UNPARSABLE_BODY, problem_responses
 from threadline.api.schemas import Session
@@ -22,7 +22,6 @@ from threadline.writer.deletion import run_deletion, start_deletion
 
 router = APIRouter(tags=["sessions"])
 State = Annotated[AppState, Depends(app_state)]
-Project = Annotated[str, Depends(project_id)]
 ERRORS = problem_responses(401, 403, 404, 429, 503, described={422: "invalid parameter"})
 BODY_ERRORS = {**ERRORS, **problem_responses(described={400: UNPARSABLE_BODY, 422: "invalid body or parameter"})}
 
@@ -43,7 +42,7 @@ async def _session(state: AppState, project: str, session_id: str) -> Session:
 
 @router.post("/v1/sessions", response_model=Session, status_code=201, summary="Create a session",
              responses={**BODY_ERRORS, **problem_responses(described={409: "the session exists"})})
-async def create_session(body: SessionCreate, state: State, project: Project) -> Session:
+async def create_session(body: SessionCreate, state: State, project: WriteProject) -> Session:
     """Create a session ahead of its traffic, with its name, user, metadata, tags (and explicit end state).
     409 when a session with this id exists in the project."""
     if await asyncio.to_thread(q.get_session, state.store, project, body.session_id) is not None:
@@ -62,7 +61,7 @@ async def create_session(body: SessionCreate, state: State, project: Project) ->
 
 @router.patch("/v1/sessions/{session_id:text}", response_model=Session, summary="Edit a session",
               responses=BODY_ERRORS)
-async def patch_session(session_id: str, body: SessionPatch, state: State, project: Project) -> Session:
+async def patch_session(session_id: str, body: SessionPatch, state: State, project: WriteProject) -> Session:
     """Change the session's name, metadata, tags, bookmark or explicit end state. 404 when unknown."""
     await _session(state, project, session_id)
     fields = body.model_fields_set
@@ -87,7 +86,7 @@ async def patch_session(session_id: str, body: SessionPatch, state: State, proje
 
 @router.delete("/v1/sessions/{session_id:text}", response_model=JobOut, status_code=202, summary="Delete a session",
                responses=ERRORS)
-async def delete_session(session_id: str, state: State, project: Project, response: Response) -> JobOut:
+async def delete_session(session_id: str, state: State, project: WriteProject, response: Response) -> JobOut:
     """Delete the session: it disappears at once; its traces are unlinked in the background (poll
     ``links.self``) and stay queryable under ``/v1/traces``; a later trace with the same id starts a fresh session.
     404 when unknown."""
@@ -100,7 +99,7 @@ async def delete_session(session_id: str, state: State, project: Project, respon
 
 @router.get("/v1/jobs/{job_id}", response_model=JobOut, summary="Get a background job", tags=["jobs"],
             responses=problem_responses(401, 422, 429, 503, described={404: "no such job in the project"}))
-async def read_job(job_id: str, state: State, project: Project, response: Response) -> JobOut:
+async def read_job(job_id: str, state: State, project: ReadProject, response: Response) -> JobOut:
     """A job's status and progress (e.g. a session deletion). 404 when unknown in the project."""
     job = await asyncio.to_thread(get_job, state.store, project, job_id)
     if job is None:

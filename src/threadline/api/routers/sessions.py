@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
 from threadline.api import present
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.list_pages import PageRequest, fetch_page
 from threadline.api.list_params import (
     FILTERS_HELP,
@@ -58,7 +58,7 @@ def _not_found(session_id: str) -> Problem:
     dependencies=[Depends(only_params("limit", "offset", "cursor", "sort", "search"))],
     description=LIST_DESCRIPTION)
 async def list_sessions(request: Request, state: Annotated[AppState, Depends(app_state)],
-                        project: Annotated[str, Depends(project_id)],
+                        project: Annotated[str, Depends(read_project)],
                         filters: Annotated[SessionFilters, Depends(session_filters)], limit: Limit = 50,
                         offset: OffsetParam = None, cursor: CursorParam = None,
                         sort: SortParam = "-last_seen", search: SearchParam = None) -> SessionPage:
@@ -73,7 +73,7 @@ async def list_sessions(request: Request, state: Annotated[AppState, Depends(app
 @router.get("/v1/sessions/{session_id:text}", response_model=SessionDetail, summary="Get a session with its turns",
             responses=READ_ERRORS)
 async def get_session(session_id: str, state: Annotated[AppState, Depends(app_state)],
-                      project: Annotated[str, Depends(project_id)]) -> SessionDetail:
+                      project: Annotated[str, Depends(read_project)]) -> SessionDetail:
     """The session's stats and its traces (turns) in start order, each with its own rollup (the first 1000;
     page with ``/traces``). 404 when the project has no such session."""
     row = await asyncio.to_thread(q.get_session, state.store, project, session_id)
@@ -88,7 +88,7 @@ async def get_session(session_id: str, state: Annotated[AppState, Depends(app_st
 @router.get("/v1/sessions/{session_id:text}/traces", response_model=TracePage, summary="List a session's traces",
             responses=READ_ERRORS)
 async def list_session_traces(session_id: str, state: Annotated[AppState, Depends(app_state)],
-                              project: Annotated[str, Depends(project_id)], limit: TraceLimit = 50,
+                              project: Annotated[str, Depends(read_project)], limit: TraceLimit = 50,
                               offset: TraceOffset = 0) -> TracePage:
     """The session's traces (turns) in start order, paginated; ``turn`` numbers from 1."""
     page = await asyncio.to_thread(q.session_traces, state.store, project, session_id, limit=limit, offset=offset)

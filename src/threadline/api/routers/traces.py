@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from threadline.api import present
-from threadline.api.auth import project_id
+from threadline.api.auth import read_project
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import problem_responses
 from threadline.api.schemas import TraceDetail
@@ -22,7 +22,7 @@ router = APIRouter(tags=["traces"])
             responses=problem_responses(401, 422, 429, 503, described={404: "there is no such trace in the project "
                                                                           "of the API key"}))
 async def get_trace(trace_id: str, state: Annotated[AppState, Depends(app_state)],
-                    project: Annotated[str, Depends(project_id)]) -> TraceDetail:
+                    project: Annotated[str, Depends(read_project)]) -> TraceDetail:
     """The trace's rollup and all its spans in start order (``parent_span_id`` builds the tree). 404 when
     unknown in the project."""
     found = await asyncio.to_thread(q.get_trace, state.store, project, trace_id.lower())
