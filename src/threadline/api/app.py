@@ -17,6 +17,7 @@ from threadline.api import problems
 from threadline.api.paths import EncodedSegmentsMiddleware
 from threadline.api.routers import (
     admin,
+    admin_backup,
     agentops,
     health,
     ingest,
@@ -155,8 +156,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # Pages and lists are text that compresses ~10x (a 200-turn session page is ~700 KB); only when the client
     # asks (Accept-Encoding: gzip) and above 1 KB, so small ingest answers pay nothing.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin, health,
-                   metrics, langfuse, agentops):
+    for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin,
+                   admin_backup, health, metrics, langfuse, agentops):
         app.include_router(module.router)
     dashboard.install(app)  # after the API routers: pages never shadow /v1
 

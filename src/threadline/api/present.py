@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from threadline.api.schemas import Links, Pagination, Session, Span, SpanEvent, Trace, as_dict
+from threadline.api.session_paths import session_path
 from threadline.queries import end_state as end_states
 from threadline.store.gateway import Row
 
@@ -20,18 +21,6 @@ def iso(ns: int) -> str:
 
 def _opt(value: str) -> str | None:
     return value or None
-
-
-def path_segment(value: str) -> str:
-    """``value`` as one URL path segment: percent-encoded, with ``.`` and ``..`` encoded too (clients resolve them
-    as dot segments otherwise, RFC 3986 section 5.2.4)."""
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
-
-
-def session_path(session_id: str) -> str:
-    """The API path of a session (its id percent-encoded)."""
-    return f"/v1/sessions/{path_segment(session_id)}"
 
 
 def end_state(row: Row, idle_timeout_s: float, now_ns: int | None = None) -> str:

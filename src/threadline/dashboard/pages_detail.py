@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
-from threadline.api.present import path_segment
 from threadline.api.problems import Problem
+from threadline.api.session_paths import path_segment
 from threadline.api.state import AppState, app_state
 from threadline.dashboard import charts
 from threadline.dashboard.pages import PagePrincipal, page_router, render

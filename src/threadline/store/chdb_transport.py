@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ _query_lock = threading.Lock()
 _insert_connections: dict[str, Any] = {}
 _insert_lock = threading.Lock()
 _CODE = re.compile(r"Code: (\d+)")
+# ClickHouse refuses BACKUP/RESTORE to File(...) outside ``backups.allowed_path`` (a start-up setting). Embedded, the
+# store runs as the user's own process, which may write wherever the user may: allow every absolute path.
+_START_ARGS = "?backups.allowed_path=/"
 
 
 def _open_session(path: Path) -> Any:
@@ -42,7 +46,7 @@ def _open_session(path: Path) -> Any:
                 )
             path.mkdir(parents=True, exist_ok=True)
             try:
-                _sessions[key] = chdb_session.Session(key)  # type: ignore[no-untyped-call]
+                _sessions[key] = chdb_session.Session(key + _START_ARGS)  # type: ignore[no-untyped-call]
             except Exception as exc:  # chDB raises plain RuntimeError when the directory is locked
                 raise StoreUnavailable(
                     f"cannot open the data directory {key}: {exc}. Is another Threadline process using it?"
@@ -122,6 +126,15 @@ class ChdbTransport:
                 self._inserts.query(sql, "Null")
         except Exception as exc:
             raise _translate(exc, sql) from None
+
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Hold every insert of this process until the block ends. One statement run in the block (which holds the
+        query lock, so nothing else of this process runs beside it) sees the store at one instant: what a kill -9
+        at that instant would leave, which a start recovers exactly (a consistent backup; DESIGN.md, "Durability
+        contract"). The block must not insert through this transport (it would wait forever)."""
+        with _insert_lock:
+            yield
 
     def close(self) -> None:
         """Sessions are process-wide; they are closed at interpreter exit."""

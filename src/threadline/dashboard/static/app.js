@@ -41,6 +41,13 @@ const Threadline = (() => {
     return encoded === "." ? "%2E" : encoded === ".." ? "%2E%2E" : encoded;
   }
 
+  /** The API path of a session: /v1/sessions/<id>, or /v1/sessions/id/<id> for the ids a fixed path takes
+   * (threadline.api.session_paths.RESERVED_IDS). */
+  const RESERVED_IDS = new Set(["search", "metrics", "export", "id"]);
+  function sessionApi(id) {
+    return (RESERVED_IDS.has(id) ? "/v1/sessions/id/" : "/v1/sessions/") + segment(id);
+  }
+
   /** Show a short message in the page's live region (created on first use). */
   function announce(message, isError) {
     let region = document.getElementById("live-status");
@@ -89,7 +96,7 @@ const Threadline = (() => {
     const next = button.getAttribute("aria-pressed") !== "true";
     button.setAttribute("aria-busy", "true");
     try {
-      const session = await api("PATCH", "/v1/sessions/" + segment(id), { bookmarked: next });
+      const session = await api("PATCH", sessionApi(id), { bookmarked: next });
       const on = Boolean(session && session.bookmarked);
       button.setAttribute("aria-pressed", String(on));
       button.textContent = on ? "★" : "☆";
@@ -182,6 +189,6 @@ const Threadline = (() => {
 
   if (document.readyState === "complete") init();
   else document.addEventListener("DOMContentLoaded", init);
-  return { api, segment, announce, relative };
+  return { api, segment, sessionApi, announce, relative };
 })();
 window.Threadline = Threadline;
