@@ -32,6 +32,7 @@ from threadline.api.routers import (
     sessions,
     traces,
 )
+from threadline.api.session_paths import by_id_router
 from threadline.api.state import AppState
 from threadline.auth.authenticator import Authenticator, FailureThrottle, is_loopback
 from threadline.auth.repository import ProjectRepository
@@ -156,6 +157,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # Pages and lists are text that compresses ~10x (a 200-turn session page is ~700 KB); only when the client
     # asks (Accept-Encoding: gzip) and above 1 KB, so small ingest answers pay nothing.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    session_routers = [module.router for module in (sessions, session_reads, session_writes, scores)]
+    app.include_router(by_id_router(*session_routers))  # /v1/sessions/id/{session_id}...: every session id
     for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin,
                    admin_backup, health, metrics, langfuse, agentops):
         app.include_router(module.router)
