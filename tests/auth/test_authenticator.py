@@ -4,11 +4,12 @@ second, dashboard session tokens, last-use bookkeeping, and the failure throttle
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from threadline.auth import tokens
-from threadline.auth.authenticator import Authenticator, AuthError, FailureThrottle, Principal, is_loopback
+from threadline.auth.authenticator import Authenticator, AuthError, FailureThrottle, Principal, expiry, is_loopback
 from threadline.auth.repository import ProjectRepository
 from threadline.store.gateway import Store
 
@@ -237,3 +238,59 @@ def test_local_mode_access_tokens_end_with_local_mode(repo: ProjectRepository) -
     repo.create_key("a")
     with pytest.raises(AuthError, match="local development mode"):
         auth.authenticate_bearer(token)
+
+
+# --- scopes and expiry ---------------------------------------------------------------------------------------------
+
+
+def test_principals_carry_the_keys_scope_and_expiry(repo: ProjectRepository) -> None:
+    repo.create_project("a")
+    later = datetime.now(UTC) + timedelta(hours=1)
+    key, secret = repo.create_key("a", scope="ingest", expires_at=later)
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    found = auth.authenticate_key(secret)
+    assert (found.scope, found.key_id) == ("ingest", key.key_id)
+    assert found.expires_at is not None and abs((found.expires_at - later).total_seconds()) < 0.001
+    token, _ = auth.issue_access_token(secret, 30 * 24 * 3600)
+    assert auth.authenticate_bearer(token) == found  # the token acts with the key's scope
+    session = tokens.sign_session(auth.server_secret, key.key_id, int(time.time()) + 60)
+    assert auth.authenticate_session(session).scope == "ingest"
+    assert Principal("default", None).scope == "all"  # what local development mode acts with
+
+
+def test_tokens_never_outlive_their_key(repo: ProjectRepository) -> None:
+    repo.create_project("a")
+    ends = datetime.now(UTC) + timedelta(minutes=10)
+    _, secret = repo.create_key("a", expires_at=ends)
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    token, found = auth.issue_access_token(secret, 30 * 24 * 3600)
+    signed_until = int(token.rsplit(".", 2)[1])
+    assert signed_until == int(ends.timestamp())  # not 30 days
+    assert expiry(found, 60, now=1000.0) == 1060  # a shorter ttl wins
+    assert expiry(Principal("a", "k"), 60, now=1000.0) == 1060  # no expiry: the ttl
+
+
+def test_an_expired_key_is_refused_saying_when(repo: ProjectRepository) -> None:
+    repo.create_project("a")
+    key, secret = repo.create_key("a", scope="read", expires_at=datetime.now(UTC) + timedelta(seconds=1.2))
+    auth = Authenticator(repo, loopback_bind=True, refresh_s=0)
+    issued, _ = auth.issue_access_token(secret, 3600)  # signed to end with the key
+    # signed for longer than the key lives (not what the server issues): the key's expiry still ends them
+    token = tokens.sign_access_token(auth.server_secret, key.key_id, int(time.time()) + 3600)
+    session = tokens.sign_session(auth.server_secret, key.key_id, int(time.time()) + 3600)
+    assert auth.authenticate_key(secret).scope == "read" and auth.authenticate_bearer(issued).scope == "read"
+    time.sleep(max(0.0, (key.expires_at - datetime.now(UTC)).total_seconds()) + 0.05)  # type: ignore[operator]
+    assert key.expires_at is not None
+    when = f"{key.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    for attempt, words in ((lambda: auth.authenticate_key(secret), "the API key expired on"),
+                           (lambda: auth.authenticate_bearer(token), "access token was issued for expired on"),
+                           (lambda: auth.authenticate_session(session), "dashboard session expired on")):
+        with pytest.raises(AuthError) as info:
+            attempt()
+        assert info.value.reason == "expired"
+        assert words in str(info.value) and when in str(info.value)
+    with pytest.raises(AuthError, match="expired on"):
+        auth.issue_access_token(secret, 60)
+    with pytest.raises(AuthError, match="invalid or expired"):
+        auth.authenticate_bearer(issued)
+    assert not auth.local_mode()  # an expired key still ends local mode

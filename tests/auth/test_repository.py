@@ -3,6 +3,7 @@ deletion of a project's data (and only its data)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -213,3 +214,77 @@ def test_delete_project_deletes_its_data_and_only_its_data(repo: ProjectReposito
     repo.delete_project("a")
     assert _counts(store, "a") == dict.fromkeys(DATA_TABLES, 0)
     assert _counts(store, "b") == before_b
+
+
+# --- retention and key scopes/expiry (migration 6) -----------------------------------------------------------------
+
+
+def _project_rows(store: Store, project_id: str) -> int:
+    rows = store.select("SELECT count() AS n FROM {db}.projects WHERE project_id = {p:String}", {"p": project_id},
+                        tag="test.project_rows")
+    return int(rows[0]["n"])
+
+
+def test_retention_is_set_at_creation_and_updated(repo: ProjectRepository, store: Store) -> None:
+    assert repo.create_project("kept").retention_days == 0  # default: forever
+    assert repo.create_project("short", "Short", retention_days=7).retention_days == 7
+    updated = repo.update_project("kept", retention_days=30)
+    assert (updated.name, updated.retention_days) == ("kept", 30)
+    renamed = repo.update_project("kept", name="Kept team")
+    assert (renamed.name, renamed.retention_days) == ("Kept team", 30)  # the other field stays
+    assert repo.update_project("kept", retention_days=0).retention_days == 0
+    by_id = {p.project_id: p for p in repo.list_projects()}
+    assert (by_id["kept"].name, by_id["kept"].retention_days) == ("Kept team", 0)
+    assert by_id["short"].retention_days == 7 and by_id["default"].retention_days == 0
+    fetched = repo.get_project("kept")
+    assert fetched is not None and fetched.created_at == by_id["kept"].created_at  # creation time kept
+    # deleting after an update still deletes (the delete's version is newer)
+    repo.delete_project("kept")
+    assert repo.get_project("kept") is None
+
+
+def test_invalid_retention_or_name_changes_nothing(repo: ProjectRepository, store: Store) -> None:
+    repo.create_project("p", retention_days=5)
+    rows = _project_rows(store, "p")
+    for bad in (-1, -30, 36_501, 2**32):
+        with pytest.raises(ProjectError, match="retention must be a whole number of days from 0"):
+            repo.update_project("p", retention_days=bad)
+        with pytest.raises(ProjectError, match="retention"):
+            repo.create_project(f"q{abs(bad)}", retention_days=bad)
+    with pytest.raises(ProjectError, match="name cannot be empty"):
+        repo.update_project("p", name=" ", retention_days=9)
+    with pytest.raises(NotFound):
+        repo.update_project("nope", retention_days=1)
+    assert _project_rows(store, "p") == rows and repo.get_project("p").retention_days == 5  # type: ignore[union-attr]
+    assert [p.project_id for p in repo.list_projects()] == ["default", "p"]
+    repo.update_project("p", retention_days=5)  # no change: nothing written
+    assert _project_rows(store, "p") == rows
+
+
+def test_keys_carry_scope_and_expiry_through_revocation(repo: ProjectRepository) -> None:
+    repo.create_project("p")
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    ingest, _ = repo.create_key("p", "edge", scope="ingest", expires_at=soon)
+    default, _ = repo.create_key("p")
+    assert (ingest.scope, default.scope, default.expires_at) == ("ingest", "all", None)
+    assert ingest.expires_at is not None and abs((ingest.expires_at - soon).total_seconds()) < 0.001
+    listed = {k.key_id: k for k in repo.list_keys("p")}
+    assert (listed[ingest.key_id].scope, listed[ingest.key_id].expires_at) == ("ingest", ingest.expires_at)
+    assert listed[ingest.key_id].state() == "active"
+    assert listed[ingest.key_id].state(soon + timedelta(milliseconds=1)) == "expired"
+    active = repo.active_keys()[ingest.key_id]
+    assert (active.scope, active.expires_at) == ("ingest", ingest.expires_at)
+    repo.revoke_key(ingest.key_id)
+    revoked = {k.key_id: k for k in repo.list_keys("p")}[ingest.key_id]
+    assert (revoked.scope, revoked.expires_at, revoked.state()) == ("ingest", ingest.expires_at, "revoked")
+
+
+def test_bad_scope_or_expiry_creates_no_key(repo: ProjectRepository) -> None:
+    repo.create_project("p")
+    with pytest.raises(ProjectError, match=r"unknown scope 'write'.*'ingest'.*'read'.*'all'"):
+        repo.create_key("p", scope="write")
+    with pytest.raises(ProjectError, match="not in the future"):
+        repo.create_key("p", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    with pytest.raises(ProjectError, match="time zone"):
+        repo.create_key("p", expires_at=datetime(2099, 1, 1))  # naive on purpose
+    assert repo.list_keys("p") == []
