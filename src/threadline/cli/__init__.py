@@ -127,7 +127,9 @@ def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: Cl
 
 
 @app.command()
-def migrate(data_dir: DataDirOpt = None, clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None) -> None:
+def migrate(data_dir: DataDirOpt = None, clickhouse: ClickhouseOpt = None, cluster: ClusterOpt = None,
+            dry_run: Annotated[bool, typer.Option(
+                "--dry-run", help="Print the pending migrations and their SQL; change nothing")] = False) -> None:
     """Apply pending schema migrations (the server also applies them on start)."""
     from threadline.store.errors import StoreError
     from threadline.store.migrations import migrate as apply
@@ -136,6 +138,8 @@ def migrate(data_dir: DataDirOpt = None, clickhouse: ClickhouseOpt = None, clust
     flags = {name: value for name, value in (("clickhouse_url", clickhouse), ("cluster", cluster)) if value is not None}
     settings = settings.model_copy(update=flags)  # the store validates the cluster name (_open_or_exit reports it)
     configure_logging(settings.log_level)
+    if dry_run:
+        return _backup_commands.dry_run(settings)
     store = open_or_exit(settings)
     try:
         applied = apply(store)
@@ -185,11 +189,14 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
 
 
 from threadline.cli import admin as _admin_commands  # noqa: E402  (the sub-commands register on import)
+from threadline.cli import backup as _backup_commands  # noqa: E402
 from threadline.cli import dlq as _dlq_commands  # noqa: E402
 
 app.add_typer(_admin_commands.projects_app, name="projects")
 app.add_typer(_admin_commands.keys_app, name="keys")
 app.add_typer(_dlq_commands.dlq_app, name="dlq")
+app.command()(_backup_commands.backup)
+app.command()(_backup_commands.restore)
 
 
 def main() -> None:

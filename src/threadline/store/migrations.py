@@ -59,3 +59,22 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
         )
         log.info("applied migration %d: %s", migration.version, migration.name)
     return pending
+
+
+def pending_migrations(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
+    """The migrations :func:`migrate` would apply, in order, without changing anything (no database or table is
+    created: where ``schema_migrations`` does not exist yet, every migration is pending). Raises LayoutMismatch,
+    StoreError."""
+    rows = store.select("SELECT count() AS n FROM system.tables WHERE database = {database:String} "
+                        "AND name = 'schema_migrations'", {"database": store.database}, tag="migrate.plan")
+    done: set[int] = set()
+    if rows[0]["n"]:
+        check_layout(store)
+        done = {int(r["version"]) for r in store.select("SELECT version FROM {db}.schema_migrations FINAL",
+                                                        tag="migrate.plan_applied")}
+    return [m for m in sorted(migrations, key=lambda m: m.version) if m.version not in done]
+
+
+def rendered(store: Store, migration: Migration) -> tuple[str, ...]:
+    """The SQL ``migration`` runs on ``store``: for its layout (``ON CLUSTER`` on a cluster) and database."""
+    return tuple(sql.replace("{db}", store.database) for sql in migration.statements(store.cluster))
