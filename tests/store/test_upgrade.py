@@ -1,0 +1,116 @@
+"""Upgrading a store written by the previous release (migrations 1-5; migration 6 is this release's):
+``threadline migrate --dry-run`` shows migration 6 with its SQL and changes nothing, ``threadline migrate`` applies it,
+and the server then shows every session with nothing lost, every key still valid, the new columns at their
+defaults."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pytest
+from conftest import start_server, stop_server
+from typer.testing import CliRunner
+
+from threadline.auth import tokens
+from threadline.cli import app
+from threadline.store.gateway import Store
+from threadline.store.migrations import migrate
+from threadline.store.schema import MIGRATIONS
+from threadline.writer.commit import BatchCommitter
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "writer"))
+from test_commit import agent_trace, rows
+from test_commit_properties import assert_exact
+
+PROJECT = "acme"
+
+
+@pytest.fixture
+def previous(chdb_dir: Path) -> Iterator[Store]:
+    """A database of the previous release's schema (migrations 1-5) in the test process's chDB directory."""
+    store = Store.embedded(chdb_dir, f"upgrade_{uuid.uuid4().hex[:10]}")
+    migrate(store, MIGRATIONS[:5])
+    yield store
+    store.command("DROP DATABASE IF EXISTS {db}", tag="test.drop")
+
+
+def _write_as_previous_release(store: Store) -> tokens.NewKey:
+    """A project and a key with the columns they had before migration 6, and 8 traces in 4 sessions written by the
+    writer. Returns the key."""
+    store.command("INSERT INTO {db}.projects (project_id, name, created_at, deleted, version) "
+                  "SELECT {p:String}, 'Acme', now64(3), 0, 1", {"p": PROJECT}, tag="test.old_project")
+    key = tokens.generate()
+    store.insert("api_keys", pa.table({
+        "key_id": [key.key_id], "project_id": [PROJECT], "name": ["ci"], "salt": [key.salt],
+        "secret_hash": [key.secret_hash], "created_at": pa.array([time.time_ns() // 1_000_000], pa.timestamp(
+            "ms", tz="UTC")), "revoked": pa.array([0], pa.uint8()), "version": pa.array([1], pa.uint64())}),
+        tag="test.old_key")
+    committer = BatchCommitter(store)
+    for n in range(8):
+        committer.commit(rows(agent_trace(uuid.uuid4().hex, "root", session=f"chat-{n % 4}",
+                                          offset_ms=n * 10_000), PROJECT))
+    return key
+
+
+def _state(store: Store) -> dict[str, Any]:
+    """What a migration may change: recorded versions, the columns of every table, every session rollup."""
+    return {
+        "versions": store.select("SELECT version, name FROM {db}.schema_migrations ORDER BY version",
+                                 tag="test.versions"),
+        "columns": store.select("SELECT table, name, type, default_expression FROM system.columns WHERE database = "
+                                "{d:String} ORDER BY table, position", {"d": store.database}, tag="test.columns"),
+        "sessions": store.select("SELECT * FROM {db}.session_rollups FINAL ORDER BY project_id, session_id",
+                                 tag="test.sessions"),
+    }
+
+
+def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, chdb_dir: Path) -> None:
+    key = _write_as_previous_release(previous)
+    assert_exact(previous, PROJECT)
+    before = _state(previous)
+    assert [r["version"] for r in before["versions"]] == [1, 2, 3, 4, 5] and len(before["sessions"]) == 4
+    env = {"THREADLINE_DATA_DIR": str(chdb_dir), "THREADLINE_DATABASE": previous.database}
+
+    shown = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "1 migration(s) would be applied" in shown.output and "-- 6: project retention" in shown.output
+    assert (f"ALTER TABLE {previous.database}.projects ADD COLUMN IF NOT EXISTS retention_days UInt32 DEFAULT 0"
+            in shown.output)
+    assert f"ALTER TABLE {previous.database}.api_keys ADD COLUMN IF NOT EXISTS scope" in shown.output
+    assert _state(previous) == before  # a dry run changes nothing
+
+    applied = CliRunner().invoke(app, ["migrate"], env=env)
+    assert applied.exit_code == 0 and "applied 1 migration(s)" in applied.output and "6: project" in applied.output
+    again = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
+    assert again.exit_code == 0 and "is up to date (schema 6); nothing to apply" in again.output
+
+    after = _state(previous)
+    assert after["sessions"] == before["sessions"]
+    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6]
+    assert_exact(previous, PROJECT)
+    defaults = previous.select(
+        "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
+        "FROM {db}.projects AS p FINAL JOIN {db}.api_keys AS k FINAL ON k.project_id = p.project_id "
+        "WHERE p.project_id = {p:String}", {"p": PROJECT}, tag="test.defaults")
+    assert defaults == [{"retention_days": 0, "scope": "all", "expires_at": None}]
+
+    live = start_server(previous)  # what `threadline serve` then runs on the upgraded store
+    try:
+        with httpx.Client(base_url=live.url, timeout=30, headers={"Authorization": f"Bearer {key.secret}"}) as http:
+            listed = http.get("/v1/sessions", params={"limit": 100})
+            assert listed.status_code == 200, listed.text
+            stored = {s["session_id"]: s for s in before["sessions"]}
+            assert {s["session_id"]: (s["trace_count"], s["span_count"], s["total_tokens"])
+                    for s in listed.json()["data"]} == {
+                sid: (s["trace_count"], s["span_count"], s["total_tokens"]) for sid, s in stored.items()}
+            detail = http.get("/v1/sessions/chat-0")
+            assert detail.status_code == 200 and len(detail.json()["traces"]) == 2
+    finally:
+        stop_server(live)
