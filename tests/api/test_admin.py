@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,8 @@ import pytest
 from conftest import LiveServer, start_server, stop_server
 
 from threadline.auth import tokens
-from threadline.auth.repository import ProjectRepository
+from threadline.auth.remote import RemoteProjects
+from threadline.auth.repository import NotFound, ProjectError, ProjectRepository
 from threadline.store.gateway import Store
 
 PROBLEM = "application/problem+json"
@@ -58,7 +60,8 @@ def native(session: str, trace_id: str | None = None) -> list[dict[str, Any]]:
 ADMIN_ENDPOINTS = [("GET", "/v1/admin/projects", None), ("POST", "/v1/admin/projects", {"project_id": "x"}),
                    ("DELETE", "/v1/admin/projects/default", None), ("GET", "/v1/admin/keys", None),
                    ("POST", "/v1/admin/keys", {"project_id": "default"}),
-                   ("DELETE", "/v1/admin/keys/000000000000", None)]
+                   ("DELETE", "/v1/admin/keys/000000000000", None),
+                   ("PATCH", "/v1/admin/projects/default", {"retention_days": 1})]
 
 
 def test_admin_api_is_disabled_without_an_admin_key(store: Store) -> None:
@@ -224,3 +227,83 @@ def test_last_use_of_a_key_is_recorded(store: Store) -> None:
     keys = {k.key_id: k for k in ProjectRepository(store).list_keys()}
     assert keys[created["key_id"]].last_used_at is not None
     assert keys[unused["key_id"]].last_used_at is None
+
+
+# --- retention, key scopes and expiry; the CLI's remote client against the same API -----------------------------
+
+
+def test_project_retention_is_set_and_patched(admin: Admin, store: Store) -> None:
+    created = admin.http.post("/v1/admin/projects", json={"project_id": "r", "retention_days": 14})
+    assert created.status_code == 201 and created.json()["retention_days"] == 14
+    assert admin.http.post("/v1/admin/projects", json={"project_id": "f"}).json()["retention_days"] == 0
+    patched = admin.http.patch("/v1/admin/projects/r", json={"retention_days": 30})
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["name"], patched.json()["retention_days"]) == ("r", 30)
+    renamed = admin.http.patch("/v1/admin/projects/r", json={"name": "Retained"}).json()
+    assert (renamed["name"], renamed["retention_days"]) == ("Retained", 30)
+    before = admin.http.get("/v1/admin/projects").json()
+    for bad in ({"retention_days": -1}, {"retention_days": 36_501}, {"retention_days": "a week"},
+                {"retention_days": 1.5}, {"name": ""}, {"name": "ok", "retention_days": -5}):
+        body = assert_problem(admin.http.patch("/v1/admin/projects/r", json=bad), 422)
+        assert "body." in body["detail"], bad
+    assert "retention_days" in assert_problem(
+        admin.http.post("/v1/admin/projects", json={"project_id": "neg", "retention_days": -1}), 422)["detail"]
+    assert_problem(admin.http.patch("/v1/admin/projects/nope", json={"retention_days": 1}), 404)
+    assert_problem(admin.http.patch("/v1/admin/projects/r", content=b"{", headers={
+        "Content-Type": "application/json"}), 422)
+    assert admin.http.get("/v1/admin/projects").json() == before  # nothing changed, nothing created
+
+
+def test_keys_have_a_scope_and_an_expiry(admin: Admin) -> None:
+    made = admin.http.post("/v1/admin/keys", json={"project_id": "default", "scope": "ingest",
+                                                   "expires_in_s": 3600})
+    assert made.status_code == 201, made.text
+    key = made.json()
+    expires = datetime.fromisoformat(key["expires_at"])
+    assert key["scope"] == "ingest" and key["state"] == "active"
+    assert abs((expires - datetime.now(UTC) - timedelta(hours=1)).total_seconds()) < 60
+    at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    read = admin.http.post("/v1/admin/keys", json={"project_id": "default", "scope": "read",
+                                                   "expires_at": at.isoformat()}).json()
+    assert read["scope"] == "read" and datetime.fromisoformat(read["expires_at"]) == at
+    plain = admin.http.post("/v1/admin/keys", json={"project_id": "default"}).json()
+    assert (plain["scope"], plain["expires_at"]) == ("all", None)
+    listed = {k["key_id"]: k for k in admin.http.get("/v1/admin/keys").json()}
+    assert {(k["scope"], k["state"]) for k in listed.values()} == {("ingest", "active"), ("read", "active"),
+                                                                   ("all", "active")}
+    with admin.data(key["secret"]) as data:  # the ingest key writes and reads nothing
+        assert data.post("/v1/ingest", json=native("edge")).status_code == 200
+        assert "scope 'ingest'" in assert_problem(data.get("/v1/sessions"), 403)["detail"]
+    for bad, status, words in (
+            ({"scope": "write"}, 422, "'ingest', 'read' or 'all'"),
+            ({"scope": "ALL"}, 422, "'ingest', 'read' or 'all'"),
+            ({"expires_in_s": 0}, 422, "expires_in_s"),
+            ({"expires_in_s": -60}, 422, "expires_in_s"),
+            ({"expires_at": "2020-01-01T00:00:00Z"}, 400, "not in the future"),
+            ({"expires_at": "2099-01-01T00:00:00"}, 422, "timezone"),
+            ({"expires_in_s": 60, "expires_at": at.isoformat()}, 400, "not both")):
+        detail = assert_problem(admin.http.post("/v1/admin/keys", json={"project_id": "default", **bad}),
+                                status)["detail"]
+        assert words in detail, (bad, detail)
+    assert len(admin.http.get("/v1/admin/keys").json()) == 3  # no key made by a refused request
+
+
+def test_the_remote_client_mirrors_the_repository(admin: Admin) -> None:
+    remote = RemoteProjects(admin.live.url, ADMIN_KEY)
+    project = remote.create_project("mirror", "Mirror", retention_days=3)
+    assert (project.project_id, project.name, project.retention_days) == ("mirror", "Mirror", 3)
+    updated = remote.update_project("mirror", retention_days=0)
+    assert (updated.name, updated.retention_days) == ("Mirror", 0)
+    assert {p.project_id: p.retention_days for p in remote.list_projects()}["mirror"] == 0
+    with pytest.raises(ProjectError, match="retention_days"):
+        remote.update_project("mirror", retention_days=-1)
+    with pytest.raises(NotFound):
+        remote.update_project("nope", name="x")
+    ends = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    key, secret = remote.create_key("mirror", "edge", scope="ingest", expires_at=ends)
+    assert (key.scope, key.expires_at, key.state()) == ("ingest", ends, "active") and tokens.parse(secret)
+    [listed] = remote.list_keys("mirror")
+    assert (listed.scope, listed.expires_at) == ("ingest", ends)
+    with pytest.raises(ProjectError, match="'ingest', 'read' or 'all'"):
+        remote.create_key("mirror", scope="everything")
+    assert len(remote.list_keys("mirror")) == 1
