@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from threadline.api.schemas import Links, Pagination, Session, Span, SpanEvent, Trace, as_dict
-from threadline.api.session_paths import session_path
+from threadline.api.session_paths import session_path as session_path  # re-exported: links are built here
 from threadline.queries import end_state as end_states
 from threadline.store.gateway import Row
 

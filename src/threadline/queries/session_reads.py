@@ -198,18 +198,30 @@ class LogQuery:
     end_ns: int = 2**63 - 1
 
 
+LOG_KEY_AFTER = "(time_ns, source, entry_id) > ({after_ns:Int64}, {after_source:String}, {after_entry:String})"
+
+
 def session_logs(store: Store, project_id: str, session_id: str, query: LogQuery, *, limit: int,
-                 offset: int) -> Page:
-    """A page of the session's log in time order (ties: source, then entry id): rows with ``time_ns``, ``source``
-    (log, span_event, exception), ``severity_number``, ``severity_text``, ``name``, ``body``, ``trace_id``,
-    ``span_id``, ``attributes``, ``entry_id``; and the number of entries matching."""
+                 offset: int, after: tuple[int, str, str] | None = None) -> Page:
+    """A page of the session's log in time order (ties: source, then entry id; the three are unique): rows with
+    ``time_ns``, ``source`` (log, span_event, exception), ``severity_number``, ``severity_text``, ``name``,
+    ``body``, ``trace_id``, ``span_id``, ``attributes``, ``entry_id``; the number of entries matching; and the
+    page's position. ``after`` (the time_ns, source and entry_id of an entry) starts the page after that entry
+    instead of at ``offset`` (its position is then counted)."""
     params: dict[str, Any] = {
         **_session_params(project_id, session_id), "min_severity": query.min_severity, "start_ns": query.start_ns,
         "end_ns": query.end_ns, "trace_logs_from": max(query.first_seen_ns - LOG_TRACE_MARGIN_NS, 0),
         "trace_logs_to": min(query.last_seen_ns + LOG_TRACE_MARGIN_NS, 2**63 - 1), "limit": limit,
         "offset": offset}
     merged = f"SELECT * FROM ({_EVENT_ENTRIES} UNION ALL {_LOG_ENTRIES}) {_LOG_FILTER}"
-    rows = store.select(f"{merged} ORDER BY time_ns, source, entry_id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
-                        params, tag="session.logs")
-    total = store.select(f"SELECT count() AS total FROM ({merged})", params, tag="session.logs_count")[0]["total"]
-    return Page(rows, int(total))
+    if after is None:
+        counted = "count() AS total, toUInt64({offset:UInt64}) AS position"
+        page_filter = ""
+    else:
+        params.update(after_ns=after[0], after_source=after[1], after_entry=after[2], offset=0)
+        counted = f"count() AS total, countIf(NOT {LOG_KEY_AFTER}) AS position"
+        page_filter = f"AND {LOG_KEY_AFTER}"
+    rows = store.select(f"{merged} {page_filter} ORDER BY time_ns, source, entry_id "
+                        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="session.logs")
+    counts = store.select(f"SELECT {counted} FROM ({merged})", params, tag="session.logs_count")[0]
+    return Page(rows, int(counts["total"]), int(counts["position"]) if after is not None else offset)

@@ -65,10 +65,12 @@ SPAN_COLUMNS = f"""
 
 @dataclass(frozen=True)
 class Page:
-    """A page of rows and the total number of rows matching."""
+    """A page of rows, the total number of rows matching, and how many of them come before the page (``position``;
+    the offset of an offset page, counted for a keyset page)."""
 
     rows: list[Row]
     total: int
+    position: int = 0
 
 
 # A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
@@ -207,22 +209,36 @@ def get_session(store: Store, project_id: str, session_id: str) -> Row | None:
     return rows[0] if rows else None
 
 
+TRACE_KEY_AFTER = ("(start_time, trace_id) > (fromUnixTimestamp64Nano({after_ns:Int64}, 'UTC'), "
+                   "{after_trace_id:String})")
+
+
 def session_traces(store: Store, project_id: str, session_id: str, *, limit: int, offset: int,
-                   with_total: bool = True) -> Page:
-    """The session's traces (turns) in start order, with their rollups; ``turn`` numbers from 1. Without
-    ``with_total`` the page's total is -1 (the caller knows it from the session rollup) and one query is saved."""
+                   with_total: bool = True, after: tuple[int, str] | None = None) -> Page:
+    """The session's traces (turns) in start order (start time, then trace id), with their rollups; ``turn`` numbers
+    from 1. ``after`` (start ns, trace id of a turn) starts the page after that turn instead of at ``offset``; its
+    ``position`` and turn numbers are then counted. Without ``with_total`` (and ``after``) the page's total is -1
+    (the caller knows it from the session rollup) and one query is saved."""
     params: dict[str, Any] = {"project_id": project_id, "session_id": session_id, "limit": limit, "offset": offset}
     where = "WHERE project_id = {project_id:String} AND session_id = {session_id:String}"
+    position, total = offset, -1
+    if after is not None:
+        params.update(after_ns=after[0], after_trace_id=after[1], offset=0)
+        counts = store.select(
+            f"SELECT count() AS total, countIf(NOT {TRACE_KEY_AFTER}) AS position "
+            f"FROM {{db}}.trace_rollups FINAL {where}", params, tag="sessions.traces_count")[0]
+        position, total = int(counts["position"]), int(counts["total"])
+        where += f" AND {TRACE_KEY_AFTER}"
     rows = store.select(
         f"SELECT {TRACE_COLUMNS} FROM {{db}}.trace_rollups FINAL {where} ORDER BY start_time, trace_id "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="sessions.traces")
     for index, row in enumerate(rows):
-        row["turn"] = offset + index + 1
-    if not with_total:
-        return Page(rows, -1)
+        row["turn"] = position + index + 1
+    if after is not None or not with_total:
+        return Page(rows, total, position)
     total = store.select(f"SELECT count() AS total FROM {{db}}.trace_rollups FINAL {where}", params,
                          tag="sessions.traces_count")[0]["total"]
-    return Page(rows, int(total))
+    return Page(rows, int(total), position)
 
 
 def get_trace(store: Store, project_id: str, trace_id: str) -> tuple[Row, list[Row]] | None:

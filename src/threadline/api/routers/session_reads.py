@@ -19,8 +19,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
+from threadline.api import keyset_pages, present, present_reads
 from threadline.api import paths as _paths  # noqa: F401  (registers the 'text' path convertor)
-from threadline.api import present, present_reads
 from threadline.api.auth import read_project
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import (
@@ -48,6 +48,11 @@ IdleGapS = Annotated[float, Query(ge=0, le=31_536_000, description="idle gap thr
                                                                    "consecutive turns longer than this are listed")]
 MAX_NS = 2**63 - 1
 Offset = Annotated[int, Query(ge=0, le=MAX_NS, description="turns (or entries) to skip")]
+PageOffset = Annotated[int | None, Query(ge=0, le=MAX_NS, description="turns (or entries) to skip (offset paging; "
+                                                                      "not with cursor)")]
+PageCursor = Annotated[str | None, Query(
+    min_length=1, max_length=4096, description="opaque keyset cursor: pagination.next_cursor (or the cursor in "
+    "links.next) of an earlier page of this list, sent with the same filters; not with offset")]
 Severity = Literal["trace", "debug", "info", "warn", "error", "fatal"]
 EXPORT_TRACES_CHUNK = 1000
 EXPORT_SPANS_CHUNK = 200  # traces per spans read
@@ -95,21 +100,27 @@ async def session_stats(session_id: SessionId, state: State, project: Project, i
 
 @router.get("/v1/sessions/{session_id:text}/timeline", response_model=SessionTimeline, responses=READ_ERRORS,
             summary="Get a session's turns with their span trees on one time axis")
-async def session_timeline(session_id: SessionId, state: State, project: Project,
+async def session_timeline(session_id: SessionId, request: Request, state: State, project: Project,
                            limit: Annotated[int, Query(ge=1, le=1000, description="turns per page (1-1000)")] = 50,
-                           offset: Offset = 0, idle_gap_s: IdleGapS = 300.0) -> SessionTimeline:
-    """A page of the session's turns in order, each with its spans depth first (``depth``, ``parent_span_id``)
-    and every start as an offset in ms from the session's start; turns after an idle gap longer than
-    ``idle_gap_s`` seconds carry ``idle_gap_before_ms``, and the page's gaps are listed in ``idle_gaps``."""
+                           offset: PageOffset = None, cursor: PageCursor = None, idle_gap_s: IdleGapS = 300.0
+                           ) -> SessionTimeline:
+    """A page of the session's turns in order (start time, then trace id), each with its spans depth first
+    (``depth``, ``parent_span_id``) and every start as an offset in ms from the session's start; turns after an idle
+    gap longer than ``idle_gap_s`` seconds carry ``idle_gap_before_ms``, and the page's gaps are listed in
+    ``idle_gaps``. Page with ``offset`` or with the ``cursor`` of ``pagination.next_cursor`` (400 when it is
+    malformed or was issued for another session)."""
     row = await _session(state, project, session_id)
     origin = int(row["first_seen_ns"])
+    paging = await keyset_pages.open_page(state, offset=offset, cursor=cursor, types=(int, str),
+                                          query=(project, "timeline", session_id))
 
     def read() -> tuple[q.Page, list[Row], list[Row]]:
-        page = q.session_traces(state.store, project, session_id, limit=limit, offset=offset)
+        page = q.session_traces(state.store, project, session_id, limit=limit, offset=paging.offset,
+                                after=paging.after)  # (int, str): checked by open_page
         ids = [t["trace_id"] for t in page.rows]
         spans = reads.turn_spans(state.store, project, ids)
-        gaps = reads.idle_gaps(state.store, project, session_id, idle_gap_s * 1000, first_turn=offset + 1,
-                               last_turn=offset + len(page.rows)) if page.rows else []
+        gaps = reads.idle_gaps(state.store, project, session_id, idle_gap_s * 1000, first_turn=page.position + 1,
+                               last_turn=page.position + len(page.rows)) if page.rows else []
         return page, spans, gaps
 
     page, spans, gaps = await asyncio.to_thread(read)
@@ -119,8 +130,10 @@ async def session_timeline(session_id: SessionId, state: State, project: Project
     gap_before = {g["after_turn"] + 1: g["gap_ms"] for g in gaps}
     turns = [present_reads.timeline_turn(t, by_trace.get(t["trace_id"], []), origin, gap_before.get(t["turn"]))
              for t in page.rows]
-    pagination, links = present.page_meta(f"{present.session_path(session_id)}/timeline", {"idle_gap_s": idle_gap_s},
-                                          limit=limit, offset=offset, total=page.total)
+    last = page.rows[-1] if page.rows else None
+    pagination, links = keyset_pages.page_meta(
+        request, f"{present.session_path(session_id)}/timeline", paging, limit=limit, position=page.position,
+        total=page.total, last_key=(int(last["start_ns"]), last["trace_id"]) if last else None, sent_cursor=cursor)
     return SessionTimeline(session_id=session_id, session_start=present.iso(origin), idle_gap_threshold_s=idle_gap_s,
                            turns=turns, idle_gaps=[present_reads.idle_gap(g) for g in gaps],
                            pagination=pagination, links=links)
@@ -139,11 +152,13 @@ async def session_logs(
     end_time: Annotated[datetime | None, Query(
         description="entries before this time (ISO 8601, or epoch seconds); UTC when no offset is given")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="entries per page (1-1000)")] = 100,
-    offset: Offset = 0,
+    offset: PageOffset = None, cursor: PageCursor = None,
 ) -> LogPage:
     """Span events and exceptions of the session's spans, and the OTLP log records of the session (``POST
     /v1/logs``: records naming the session, or naming none but carrying a trace id of the session), merged in time
-    order. 400 when ``start_time`` is not before ``end_time``."""
+    order (then source, then entry id). Page with ``offset`` or with the ``cursor`` of ``pagination.next_cursor``,
+    sent with the same filters. 400 when ``start_time`` is not before ``end_time``, or the cursor is malformed or
+    was issued for other filters or another session."""
     start_ns = _ns(start_time) if start_time else 0
     end_ns = _ns(end_time) if end_time else MAX_NS
     if start_time and end_time and start_ns >= end_ns:
@@ -152,11 +167,15 @@ async def session_logs(
     query = reads.LogQuery(first_seen_ns=int(row["first_seen_ns"]), last_seen_ns=int(row["last_seen_ns"]),
                            min_severity=SEVERITY_LEVELS[severity] if severity else 0, start_ns=_clamp(start_ns),
                            end_ns=_clamp(end_ns))
+    paging = await keyset_pages.open_page(state, offset=offset, cursor=cursor, types=(int, str, str), query=(
+        project, "logs", session_id, str(query.min_severity), str(query.start_ns), str(query.end_ns)))
     page = await asyncio.to_thread(reads.session_logs, state.store, project, session_id, query, limit=limit,
-                                   offset=offset)
-    kept = {k: request.query_params[k] for k in ("severity", "start_time", "end_time") if k in request.query_params}
-    pagination, links = present.page_meta(f"{present.session_path(session_id)}/logs", kept, limit=limit,
-                                          offset=offset, total=page.total)
+                                   offset=paging.offset, after=paging.after)
+    last = page.rows[-1] if page.rows else None
+    pagination, links = keyset_pages.page_meta(
+        request, f"{present.session_path(session_id)}/logs", paging, limit=limit, position=page.position,
+        total=page.total, last_key=(int(last["time_ns"]), last["source"], last["entry_id"]) if last else None,
+        sent_cursor=cursor)
     return LogPage(data=[present_reads.log_entry(r) for r in page.rows], pagination=pagination, links=links)
 
 
