@@ -1,6 +1,7 @@
 """Backup and restore of the embedded store (:mod:`threadline.store.backup`): a backup taken through the admin API
 while ingest runs restores, after the start's journal recovery, to rollups equal to the from-scratch recomputation of
-its spans; every table comes back with the manifest's rows; refusals leave everything as it was."""
+its spans; every table comes back with the manifest's rows; refusals leave everything as it was. The API writes
+beside the data directory only."""
 
 from __future__ import annotations
 
@@ -91,33 +92,29 @@ def test_a_backup_taken_under_ingest_restores_to_exact_rollups(embedded: Store, 
             for at in range(2):
                 while sent[0] < 40 * (at + 1) and writer.is_alive():
                     stop.wait(0.02)
-                response = admin.post("/v1/admin/backup", json={"path": str(tmp_path / f"backup{at}")})
+                response = admin.post("/v1/admin/backup")
                 assert response.status_code == 201, response.text
                 manifests.append(response.json())
             stop.set()
             writer.join(timeout=60)
             assert not writer.is_alive()
-
-            # refused: a relative path, an existing one, a wrong admin key; nothing is written
-            for path, status in (("relative/backup", 400), (str(tmp_path / "backup0"), 409)):
-                refused = admin.post("/v1/admin/backup", json={"path": path})
-                assert refused.status_code == status and refused.headers["content-type"] == PROBLEM
-                assert refused.json()["detail"]
-            wrong = httpx.post(f"{live.url}/v1/admin/backup", json={"path": str(tmp_path / "other")},
-                               headers={"Authorization": "Bearer nope"}, timeout=30)
-            assert wrong.status_code == 401 and not (tmp_path / "other").exists()
-            assert not Path("relative").exists()
+            written = sorted((chdb_dir.parent / f"{chdb_dir.name}-backups").iterdir())
+            wrong = httpx.post(f"{live.url}/v1/admin/backup", headers={"Authorization": "Bearer nope"}, timeout=30)
+            assert wrong.status_code == 401 and wrong.headers["content-type"] == PROBLEM
+            assert sorted((chdb_dir.parent / f"{chdb_dir.name}-backups").iterdir()) == written
     finally:
         stop.set()
         stop_server(live)
 
-    for at, manifest in enumerate(manifests):
+    for manifest in manifests:
+        path = Path(manifest.pop("path"))
+        assert path.parent == chdb_dir.parent / f"{chdb_dir.name}-backups"  # beside the data directory, always
         assert manifest["schema_version"] == 6 and manifest["migrations"] == [1, 2, 3, 4, 5, 6]
         assert manifest["database"] == embedded.database and manifest["tables"]["spans"] > 0
-        assert read_manifest(tmp_path / f"backup{at}").tables == manifest["tables"]
+        assert read_manifest(path).tables == manifest["tables"]
         target = _database(chdb_dir, "restored")
         try:
-            restored = restore_backup(target, tmp_path / f"backup{at}")
+            restored = restore_backup(target, path)
             assert restored.manifest.tables == manifest["tables"] and restored.notes == []
             BatchCommitter(target).recover()  # what the first start on the restored directory does
             assert_exact(target, "default")

@@ -8,6 +8,7 @@ While a server owns the data directory (one chDB process per directory) ``backup
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,7 +51,8 @@ def _mb(size: int) -> str:
 
 
 def _server_backup(settings: Settings, server: str | None, path: Path) -> Any:
-    """Ask the server owning the data directory to write the backup; returns its manifest (a dict)."""
+    """Ask the server owning the data directory to write a backup, and move it to ``path``; returns its
+    manifest."""
     import httpx
 
     from threadline.store.backup import Manifest
@@ -61,8 +63,7 @@ def _server_backup(settings: Settings, server: str | None, path: Path) -> Any:
                               "THREADLINE_ADMIN_KEY for both the server and this command"))
     url = (server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}").rstrip("/")
     try:  # no timeout: a large store takes a while to copy
-        response = httpx.post(f"{url}/v1/admin/backup", json={"path": str(path)}, timeout=None,
-                              headers={"Authorization": f"Bearer {key}"})
+        response = httpx.post(f"{url}/v1/admin/backup", timeout=None, headers={"Authorization": f"Bearer {key}"})
     except httpx.HTTPError as exc:
         raise fail(ValueError(f"cannot reach the server's admin API at {url}: {exc}")) from None
     if response.status_code >= 400:
@@ -72,7 +73,15 @@ def _server_backup(settings: Settings, server: str | None, path: Path) -> Any:
             detail = response.text
         raise fail(ValueError(detail))
     doc = response.json()
-    doc.pop("path", None)
+    written = Path(doc.pop("path"))
+    try:  # the server writes beside its data directory; a rename when `path` is on the same file system
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            raise FileExistsError(f"{path} appeared meanwhile")
+        shutil.move(written, path)
+    except OSError as exc:
+        raise fail(ValueError(f"the server wrote the backup to {written}, but moving it to {path} failed: {exc}; "
+                              "it is complete where it is")) from None
     return Manifest(**doc)
 
 

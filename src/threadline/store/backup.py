@@ -114,6 +114,15 @@ def _embedded(store: Store) -> Any:
     return store.transport
 
 
+def staging_path(store: Store) -> Path:
+    """A new backup directory for ``store`` (embedded) beside its data directory: ``<data dir>-backups/backup-<UTC
+    time>-<random>``. The admin API writes there (it never writes where a request says); the CLI then moves the
+    backup where it was asked to. Raises BackupError for a ClickHouse server."""
+    data_dir: Path = _embedded(store).data_dir
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return data_dir.parent / f"{data_dir.name}-backups" / f"backup-{stamp}-{os.urandom(3).hex()}"
+
+
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 

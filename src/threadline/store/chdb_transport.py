@@ -95,6 +95,7 @@ class ChdbTransport:
     """
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
         self._session = _open_session(data_dir)
         self._inserts = _insert_connection(data_dir)
 
