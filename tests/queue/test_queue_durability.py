@@ -272,7 +272,8 @@ def test_serve_flags_select_the_queue(tmp_path: Path, prefix: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "threadline", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
          "--queue", REDIS_URL, "--workers", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        env={**os.environ, "THREADLINE_QUEUE_PREFIX": prefix, "THREADLINE_LOG_LEVEL": "info"})
+        env={**os.environ, "THREADLINE_QUEUE_PREFIX": prefix, "THREADLINE_LOG_LEVEL": "info",
+             "THREADLINE_GRPC_PORT": "0"})  # the default gRPC port is one per machine
     try:
         server = ServeProcess(tmp_path / "data", port, log)
         deadline = time.monotonic() + 60
