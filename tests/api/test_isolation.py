@@ -4,7 +4,9 @@ Two projects, ``alpha`` and ``bravo``, with a key each. Alpha's data arrives thr
 ingest; both have a session with the same external id ``chat-1``, and both hold a trace with the same trace id.
 Every read endpoint is asked with each key for its own and for the other project's resources; every write endpoint is
 used with each key and the spans table checked for where the rows landed. Then authentication itself: missing,
-malformed and revoked keys, ``x-api-key``, a non-loopback bind, local development mode, and the failure throttle.
+malformed, revoked and expired keys, ``x-api-key``, a non-loopback bind, local development mode, and the failure
+throttle. Then scopes: alpha also has an ``ingest`` and a ``read`` key, each refused (403) everywhere outside its
+scope, swept over every endpoint of the app.
 
 To cover a new endpoint add it to READS (or WRITES with a body builder): the matrix tests pick it up.
 """
@@ -17,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -118,6 +121,8 @@ class World:
     store: Store
     a: Tenant
     b: Tenant
+    scoped: dict[str, str]  # alpha's keys by scope: "ingest", "read", and "expiring" (scope all, expires at once)
+    expiring_at: datetime
 
     def tenants(self) -> list[tuple[Tenant, Tenant]]:
         return [(self.a, self.b), (self.b, self.a)]
@@ -137,6 +142,10 @@ def world(request: pytest.FixtureRequest, chdb_dir: Path) -> Iterator[World]:
     repo.create_project("bravo")
     key_a, secret_a = repo.create_key("alpha", "a")
     key_b, secret_b = repo.create_key("bravo", "b")
+    scoped = {scope: repo.create_key("alpha", scope, scope=scope)[1] for scope in ("ingest", "read")}
+    expiring, scoped["expiring"] = repo.create_key("alpha", "expiring",
+                                                   expires_at=datetime.now(UTC) + timedelta(seconds=1))
+    assert expiring.expires_at is not None
     a = Tenant("alpha", secret_a, key_a.key_id, "solo-1", A_ONLY, "mk-alpha-7f3", "mk-bravo-2c9")
     b = Tenant("bravo", secret_b, key_b.key_id, "solo-2", B_ONLY, "mk-bravo-2c9", "mk-alpha-7f3")
     # many deliberate failures below come from 127.0.0.1: keep the throttle out of the matrix
@@ -157,7 +166,7 @@ def world(request: pytest.FixtureRequest, chdb_dir: Path) -> Iterator[World]:
             native_trace(B_ONLY, f"{b.marker} alone", b.only_session, offset_s=10),
             native_trace(COLLIDING, f"{b.marker} colliding", "coll-2", spans=2, offset_s=20)])
         assert response.status_code == 200, response.text
-        yield World(live, http, store, a, b)
+        yield World(live, http, store, a, b, scoped, expiring.expires_at)
     finally:
         http.close()
         stop_server(live)
@@ -606,3 +615,132 @@ def test_repeated_failures_are_throttled_with_retry_after(server_factory: Callab
         assert _metric(metrics, "threadline_auth_failures_total", 'reason="invalid"') == 1
         assert _metric(metrics, "threadline_auth_throttled_total") == 4
         assert secret not in metrics
+
+
+# --- scopes and expiry -------------------------------------------------------------------------------------------
+
+# Endpoints an ingest key may use (besides those that act with any scope): sending spans and logs.
+INGEST_ENDPOINTS = {"POST /v1/traces", "POST /v1/logs", "POST /v1/ingest", "POST /api/public/otel/v1/traces",
+                    "POST /api/public/otel/v1/logs", "POST /v4/logs/upload/"}
+# What every key may ask: who it is, and the Langfuse SDK's auth check (the project of the credentials).
+ANY_SCOPE = {"GET /v1/auth/whoami", "GET /api/public/projects"}
+
+
+def _scope_refusal(response: httpx.Response, have: str, enough: str) -> None:
+    detail = assert_problem(response, 403)["detail"]
+    assert detail.startswith(f"this API key has scope '{have}'; ") and detail.endswith(
+        f"needs a key with scope {enough}"), detail
+
+
+def test_an_ingest_key_sends_spans_but_reads_and_changes_nothing(world: World) -> None:
+    ingest = bearer(world.scoped["ingest"])
+    for method, path, build in WRITES:
+        trace_id = uuid.uuid4().hex
+        kwargs = build(trace_id, world.a.marker, f"edge-{trace_id[:6]}")
+        kwargs["headers"] = {**kwargs.get("headers", {}), **ingest}
+        assert world.http.request(method, path, **kwargs).status_code == 200
+        assert spans_by_project(world.store, trace_id) == {"alpha": 1}
+    for method, template in READS:
+        response = world.http.request(method, fill(template, world.a.only_session, world.a.only_trace),
+                                      headers=ingest)
+        if f"{method} {template}" in ANY_SCOPE:
+            assert response.status_code == 200
+            continue
+        _scope_refusal(response, "ingest", "'read' or 'all'")
+        assert world.a.marker not in response.text and "reading" in response.json()["detail"]
+    before = _snapshot(world, world.a)
+    for method, template, body in RESOURCE_WRITES:
+        response = world.http.request(method, fill(template, world.a.only_session, world.a.only_trace),
+                                      headers=ingest, json=body)
+        _scope_refusal(response, "ingest", "'all'")
+    assert _snapshot(world, world.a) == before
+
+
+def test_a_read_key_reads_but_writes_nothing(world: World) -> None:
+    read = bearer(world.scoped["read"])
+    for method, template in READS:
+        path = fill(template, world.a.only_session, world.a.only_trace)
+        response = world.http.request(method, path, headers=read)
+        assert response.status_code == 200, (path, response.text)
+        assert world.b.marker not in response.text
+    for method, path, build in WRITES:
+        trace_id = uuid.uuid4().hex
+        kwargs = build(trace_id, world.a.marker, "read-key")
+        kwargs["headers"] = {**kwargs.get("headers", {}), **read}
+        _scope_refusal(world.http.request(method, path, **kwargs), "read", "'ingest' or 'all'")
+        assert spans_by_project(world.store, trace_id) == {}
+    before = _snapshot(world, world.a)
+    for method, template, body in RESOURCE_WRITES:
+        response = world.http.request(method, fill(template, world.a.only_session, world.a.only_trace),
+                                      headers=read, json=body)
+        _scope_refusal(response, "read", "'all'")
+    assert _snapshot(world, world.a) == before
+
+
+def test_every_endpoint_refuses_a_key_outside_its_scope(world: World) -> None:
+    """A sweep over the app's OpenAPI document: an ingest key is refused everywhere but ingest, a read key on
+    every write; an endpoint added later without a scope dependency needs 'all' (project_id) and fails here
+    only if it should have allowed less."""
+    document = world.http.get("/openapi.json").json()
+    swept = set()
+    for template, operations in document["paths"].items():
+        if template in UNSCOPED or template.startswith("/v1/admin/"):
+            continue
+        path = re.sub(r"\{[^}]+\}", "x1", template)
+        for method in (m.upper() for m in operations):
+            if method not in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
+                continue
+            endpoint = f"{method} {template}"
+            swept.add(endpoint)
+            body = {} if method in {"POST", "PUT", "PATCH"} else None
+            for scope, allowed in (("ingest", endpoint in INGEST_ENDPOINTS), ("read", method == "GET")):
+                response = world.http.request(method, path, json=body, headers=bearer(world.scoped[scope]))
+                if allowed or endpoint in ANY_SCOPE:
+                    assert response.status_code != 403, (scope, endpoint, response.text)
+                else:
+                    assert response.status_code == 403, (scope, endpoint, response.status_code, response.text)
+                    assert f"scope '{scope}'" in response.json()["detail"]
+    assert swept >= INGEST_ENDPOINTS | ANY_SCOPE
+    # the dashboard reads: an ingest key gets its 403 as a page, a read key the page
+    page = world.http.get("/", headers=bearer(world.scoped["ingest"]))
+    assert page.status_code == 403 and "scope &#39;ingest&#39;" in page.text
+    assert world.http.get("/", headers=bearer(world.scoped["read"])).status_code == 200
+
+
+def test_dashboard_login_and_access_tokens_keep_the_keys_scope(world: World) -> None:
+    refused = world.http.post("/v1/auth/login", json={"api_key": world.scoped["ingest"]})
+    _scope_refusal(refused, "ingest", "'read' or 'all'")
+    assert "logging in to the dashboard" in refused.json()["detail"] and "set-cookie" not in refused.headers
+    logged_in = world.http.post("/v1/auth/login", json={"api_key": world.scoped["read"]})
+    assert logged_in.status_code == 200 and logged_in.json()["scope"] == "read"
+    cookie = {"Cookie": f"threadline_session={logged_in.cookies['threadline_session']}"}
+    assert world.http.get("/v1/sessions", headers=cookie).status_code == 200
+    same_origin = {**cookie, "Origin": world.live.url}
+    _scope_refusal(world.http.patch(f"/v1/sessions/{world.a.only_session}", headers=same_origin,
+                                    json={"name": "from a read-only dashboard"}), "read", "'all'")
+    # an AgentOps access token of an ingest key ingests and reads nothing
+    exchanged = world.http.post("/v3/auth/token", json={"api_key": world.scoped["ingest"]})
+    assert exchanged.status_code == 200
+    token = bearer(exchanged.json()["token"])
+    assert world.http.get("/v1/auth/whoami", headers=token).json()["scope"] == "ingest"
+    _scope_refusal(world.http.get("/v1/sessions", headers=token), "ingest", "'read' or 'all'")
+    trace_id = uuid.uuid4().hex
+    assert world.http.post("/v1/ingest", headers=token, json=[native_trace(trace_id, "agent", "agent-1")]
+                           ).status_code == 200
+    assert spans_by_project(world.store, trace_id) == {"alpha": 1}
+
+
+def test_an_expired_key_is_401_saying_when_it_expired(world: World) -> None:
+    time.sleep(max(0.0, (world.expiring_at - datetime.now(UTC)).total_seconds() + 0.05))
+    expired = world.scoped["expiring"]
+    when = f"expired on {world.expiring_at:%Y-%m-%d %H:%M:%S} UTC"
+    trace_id = uuid.uuid4().hex
+    for response in (world.http.get("/v1/sessions", headers=bearer(expired)),
+                     world.http.get("/v1/auth/whoami", headers={"x-api-key": expired}),
+                     world.http.post("/v1/ingest", headers=bearer(expired),
+                                     json=[native_trace(trace_id, "late", "late-1")]),
+                     world.http.post("/v1/auth/login", json={"api_key": expired}),
+                     world.http.post("/v3/auth/token", json={"api_key": expired})):
+        body = assert_problem(response, 401)
+        assert when in body["detail"], body["detail"]
+    assert spans_by_project(world.store, trace_id) == {}
