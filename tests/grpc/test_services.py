@@ -1,11 +1,13 @@
 """``TraceService/Export`` and ``LogsService/Export`` over real gRPC against a live server whose project has a key:
 OK only once committed (read back at once), keys in metadata, gzip, ``partial_success``, ``INVALID_ARGUMENT``,
-``UNAUTHENTICATED`` with nothing written, and the ingest metrics."""
+``UNAUTHENTICATED`` with nothing written, key scopes (``PERMISSION_DENIED``) and expiry, and the ingest metrics."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from grpc_helpers import (
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from threadline.auth.repository import ProjectRepository
 from threadline.grpc.services import peer_host
 
 PROJECT = "acme"
@@ -172,3 +175,34 @@ def test_readyz_reports_the_grpc_port(server: GrpcServer) -> None:
                                             ("", "unknown")])
 def test_peer_host_is_the_address_http_throttles_by(peer: str, host: str) -> None:
     assert peer_host(peer) == host
+
+
+def test_key_scopes_and_expiry(server: GrpcServer) -> None:
+    """An ingest key exports; a read key is PERMISSION_DENIED naming its scope; an expired key UNAUTHENTICATED
+    saying when; the refused calls write nothing."""
+    repo = ProjectRepository(server.live.store)
+    keys = {scope: repo.create_key(PROJECT, scope, scope=scope)[1] for scope in ("ingest", "read")}
+    expiring, keys["expiring"] = repo.create_key(PROJECT, "expiring",
+                                                 expires_at=datetime.now(UTC) + timedelta(seconds=1.5))
+    # the server re-reads its keys within a second; waiting rather than polling keeps failures off the throttle
+    time.sleep(1.1)
+    accepted = unique("ingest-key")
+    server.traces.Export(session_spans(accepted), metadata=bearer(keys["ingest"]), timeout=30)
+    assert get(server, f"/v1/sessions/{accepted}")["span_count"] == 1
+    assert expiring.expires_at is not None
+    time.sleep(max(0.0, (expiring.expires_at - datetime.now(UTC)).total_seconds() + 0.05))
+    refused = unique("refused")
+    for secret, code, words in ((keys["read"], grpc.StatusCode.PERMISSION_DENIED,
+                                 "this API key has scope 'read'; sending spans and logs "
+                                 "(opentelemetry.proto.collector.trace.v1.TraceService/Export) needs a key with "
+                                 "scope 'ingest' or 'all'"),
+                                (keys["expiring"], grpc.StatusCode.UNAUTHENTICATED,
+                                 f"expired on {expiring.expires_at:%Y-%m-%d %H:%M:%S} UTC")):
+        with pytest.raises(grpc.RpcError) as info:
+            server.traces.Export(session_spans(refused), metadata=bearer(secret), timeout=30)
+        assert (info.value.code(), words in info.value.details()) == (code, True), info.value.details()
+        with pytest.raises(grpc.RpcError) as logs_info:
+            server.logs.Export(log_request(LogRecord(time_unix_nano=T0, attributes=[kv("session.id", refused)])),
+                               metadata=bearer(secret), timeout=30)
+        assert logs_info.value.code() == code
+    assert session_or_none(server, refused) is None
