@@ -13,11 +13,12 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from threadline import __version__, dashboard
-from threadline.api import problems
+from threadline.api import problems, retention_task
 from threadline.api.paths import EncodedSegmentsMiddleware
 from threadline.api.routers import (
     admin,
     admin_backup,
+    admin_retention,
     agentops,
     health,
     ingest,
@@ -129,6 +130,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             consumers.start()
         app.state.threadline = state
         touch = asyncio.create_task(_record_key_use(state), name="threadline-key-use")
+        retention = (asyncio.create_task(retention_task.run_periodically(state, settings.retention_interval_s),
+                                         name="threadline-retention") if settings.retention_interval_s else None)
         for job in await asyncio.to_thread(unfinished_jobs, opened, deletion.KIND):
             state.spawn(asyncio.to_thread(deletion.run_deletion, opened, committer, job))  # cut short by a stop
         receiver: GrpcReceiver | None = None
@@ -143,6 +146,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if receiver is not None:  # before the writer stops: in-flight exports still commit
                 await receiver.stop()
             touch.cancel()
+            if retention is not None:  # a pass in progress finishes its chunk in its thread; the next start redoes
+                retention.cancel()     # the rest (a pass is idempotent)
             if state.tasks:
                 await asyncio.wait(state.tasks)
             await writer.stop()
@@ -160,7 +165,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     session_routers = [module.router for module in (sessions, session_reads, session_writes, scores)]
     app.include_router(by_id_router(*session_routers))  # /v1/sessions/id/{session_id}...: every session id
     for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin,
-                   admin_backup, health, metrics, langfuse, agentops):
+                   admin_backup, admin_retention, health, metrics, langfuse, agentops):
         app.include_router(module.router)
     dashboard.install(app)  # after the API routers: pages never shadow /v1
 

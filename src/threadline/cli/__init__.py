@@ -191,12 +191,14 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
 from threadline.cli import admin as _admin_commands  # noqa: E402  (the sub-commands register on import)
 from threadline.cli import backup as _backup_commands  # noqa: E402
 from threadline.cli import dlq as _dlq_commands  # noqa: E402
+from threadline.cli import retention as _retention_commands  # noqa: E402
 
 app.add_typer(_admin_commands.projects_app, name="projects")
 app.add_typer(_admin_commands.keys_app, name="keys")
 app.add_typer(_dlq_commands.dlq_app, name="dlq")
 app.command()(_backup_commands.backup)
 app.command()(_backup_commands.restore)
+app.add_typer(_retention_commands.retention_app, name="retention")
 
 
 def main() -> None:
