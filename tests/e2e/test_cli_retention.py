@@ -47,8 +47,9 @@ def test_retention_through_the_server_then_offline(server: ServeProcess) -> None
     assert set(sessions(server.url)) == {"mixed", "old-only", "new-only", "edge"}
 
     # Bad input changes nothing: a negative window, an unknown project.
-    refused = cli("projects", "update", "default", "--retention-days", "-1", admin_key=ADMIN_KEY, check=False)
-    assert refused.returncode != 0
+    refused = cli("projects", "update", "default", "--retention-days", "-1", "--server", server.url,
+                  admin_key=ADMIN_KEY, check=False)
+    assert refused.returncode != 0 and "retention" in refused.stderr
     unknown = cli("retention", "run", "--project", "nope", "--server", server.url, admin_key=ADMIN_KEY,
                   check=False)
     assert unknown.returncode == 1 and "no project 'nope'" in unknown.stderr

@@ -14,12 +14,13 @@ projects_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Create, list, update (name, retention) and delete projects.")
 keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Create, list and revoke API keys.")
 ServerOpt = Annotated[str | None, typer.Option(
-    "--server", help="Running server to administer through when it owns the data directory "
-    "[env THREADLINE_SERVER_URL; default http://HOST:PORT of the settings]")]
+    "--server", help="Administer through this running server's admin API (without it: the data directory itself, "
+    "or the server that owns it, THREADLINE_SERVER_URL or http://HOST:PORT of the settings)")]
 
 
 def _admin(data_dir: Path | None, server: str | None) -> Any:
-    """The store itself when this process can open it, else the running server's admin API."""
+    """The running server's admin API when ``server`` is given, else the store itself when this process can open
+    it, else the admin API of the server that owns it."""
     from threadline.api.app import open_store
     from threadline.auth.remote import RemoteProjects
     from threadline.auth.repository import ProjectRepository
@@ -27,13 +28,16 @@ def _admin(data_dir: Path | None, server: str | None) -> Any:
     from threadline.store.migrations import migrate as apply
 
     settings = settings_from(data_dir=data_dir)
+    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    if server:  # asked for by name: never a store this process happens to be able to open (./.threadline)
+        return RemoteProjects(server, admin_key)
     try:
         store = open_store(settings)
     except StoreUnavailable:
         if settings.clickhouse_url:
             raise
-        url = server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
-        return RemoteProjects(url, settings.admin_key.get_secret_value() if settings.admin_key else None)
+        url = os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
+        return RemoteProjects(url, admin_key)
     apply(store)
     return ProjectRepository(store)
 

@@ -14,8 +14,8 @@ retention_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                             help="Apply the projects' retention windows (set with `threadline projects update P "
                             "--retention-days N`).")
 ServerOpt = Annotated[str | None, typer.Option(
-    "--server", help="Running server to ask when it owns the data directory [env THREADLINE_SERVER_URL; default "
-    "http://HOST:PORT of the settings]")]
+    "--server", help="Run the pass in this running server (without it: on the data directory itself, or in the "
+    "server that owns it, THREADLINE_SERVER_URL or http://HOST:PORT of the settings)")]
 
 
 def _through_server(url: str, admin_key: str | None, project: str | None) -> list[dict[str, Any]]:
@@ -73,15 +73,18 @@ def retention_run(project: Annotated[str | None, typer.Option("--project", help=
     from threadline.store.errors import StoreError, StoreUnavailable
 
     settings = settings_from(data_dir=data_dir)
+    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     try:
-        try:
-            results = _here(settings, project)
-        except StoreUnavailable:
-            if settings.clickhouse_url:
-                raise
-            url = server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
-            results = _through_server(url, settings.admin_key.get_secret_value() if settings.admin_key else None,
-                                      project)
+        if server:  # asked for by name: never a store this process happens to be able to open
+            results = _through_server(server, admin_key, project)
+        else:
+            try:
+                results = _here(settings, project)
+            except StoreUnavailable:
+                if settings.clickhouse_url:
+                    raise
+                url = os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
+                results = _through_server(url, admin_key, project)
     except StoreError as exc:
         raise fail(exc) from None
     table = Table("project", "window", "cutoff (UTC)", "traces removed", "sessions recomputed", "sessions emptied",
