@@ -125,6 +125,8 @@ def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, base_url: 
     if body is not None and mode is GenerationMode.POSITIVE:
         strategies.append(operation.as_strategy(mode, media_type=media_type, body=body))
     examples = MAX_EXAMPLES[mode] * min(len(strategies), 2)
+    if operation.path.startswith("/v1/sessions/id/"):  # twins of the plain session paths, same endpoints (their
+        examples //= 5                                  # routing: tests/api/test_session_paths.py)
 
     # No shrinking: a failure is reported as found, which keeps a failing run as short as a passing one.
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
@@ -152,6 +154,10 @@ def test_openapi_schemathesis(live: LiveServer) -> None:
         if operation.path == "/v1/admin/keys/{key_id}":  # the keys made by POST /v1/admin/keys, which ran before
             with live.client() as http:
                 existing["key_id"] = [key["key_id"] for key in http.get("/v1/admin/keys", headers=ADMIN).json()]
+        if (operation.method.upper(), operation.path) == ("DELETE", "/v1/sessions/{session_id}"):
+            with live.client() as http:  # DELETE /v1/sessions/id/{session_id}, which ran before, deleted them
+                for session_id in SESSIONS:
+                    assert http.post("/v1/sessions", json={"session_id": session_id}).status_code == 201
         for mode in MAX_EXAMPLES:
             label = f"{operation.method.upper()} {operation.path} ({mode.value})"
             sent[label] = Counter()

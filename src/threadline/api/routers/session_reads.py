@@ -98,7 +98,8 @@ async def session_stats(session_id: SessionId, state: State, project: Project, i
                                idle_timeout_s=state.settings.session_idle_timeout_s)
 
 
-@router.get("/v1/sessions/{session_id:text}/timeline", response_model=SessionTimeline, responses=READ_ERRORS,
+@router.get("/v1/sessions/{session_id:text}/timeline", response_model=SessionTimeline,
+            responses={400: PROBLEM_RESPONSES[400], **READ_ERRORS},
             summary="Get a session's turns with their span trees on one time axis")
 async def session_timeline(session_id: SessionId, request: Request, state: State, project: Project,
                            limit: Annotated[int, Query(ge=1, le=1000, description="turns per page (1-1000)")] = 50,
