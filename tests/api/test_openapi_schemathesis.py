@@ -7,7 +7,7 @@ be a 5xx, must have a documented status code and content type, and its body must
 Covered: every operation of ``/openapi.json``, the admin API included (the server runs with an admin key, which the
 admin operations send). ``POST /v1/traces`` and ``POST /v1/logs`` are sent JSON bodies only (schemathesis cannot
 generate OTLP protobuf messages; the protobuf paths are covered by their own tests). Deletions run after the other
-operations, and the admin API last (a key it creates ends local mode).
+operations, and the admin API last (a key it creates ends local mode), its own deletions at the very end.
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ def live(store: Store) -> Iterator[LiveServer]:
 
 
 def _order(method: str, path: str) -> tuple[int, str, str]:
-    """Reads and writes first; deletions, then the admin API (a created key would end local mode) last."""
-    rank = 2 if path.startswith("/v1/admin") else 1 if method == "DELETE" else 0
+    """Reads and writes first, then deletions; then the admin API (a created key would end local mode), its
+    deletions last (so that PATCH of a project finds the seeded one)."""
+    rank = (2 if path.startswith("/v1/admin") else 0) + (1 if method == "DELETE" else 0)
     return rank, path, method
 
 
