@@ -10,10 +10,10 @@ Prints and writes to JSON (``bench/results/retention-*.json``):
 * disk: the directory and the active parts' bytes before, right after the pass (lightweight deletes only mask
   rows), after ``--merge-wait`` seconds of background merges, and after ``OPTIMIZE TABLE ... FINAL`` of the tables
   the pass deleted from (timed);
-* with ``--compare-ttl``: the alternative the pass replaces, on a copy of the directory made before the pass: a
-  per-project ClickHouse TTL on ``spans`` (``MODIFY TTL ... DELETE WHERE project_id = ...``) materialised at once
-  (``MATERIALIZE TTL``, synchronous), timed, with its disk after. (A TTL keeps no rollup exact; it is here only to
-  compare the cost of deleting.)
+* with ``--compare-ttl``: the alternative the pass replaces, on a copy of the store made before the pass (with
+  ``threadline backup``'s code, timed too, restored into a new directory): a per-project ClickHouse TTL on ``spans``
+  (``MODIFY TTL ... DELETE WHERE project_id = ...``) materialised at once (``MATERIALIZE TTL``, synchronous), timed,
+  with its disk after. (A TTL keeps no rollup exact; it is here only to compare the cost of deleting.)
 
     .venv/bin/python bench/retention.py --data-dir D [--days 10] [--merge-wait 60] [--compare-ttl]
 """
@@ -44,7 +44,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=10, help="retention window set on every project")
     parser.add_argument("--merge-wait", type=float, default=60.0, help="seconds of background merges to wait")
     parser.add_argument("--compare-ttl", action="store_true", help="also time a ClickHouse TTL on a copy")
-    parser.add_argument("--ttl-only", action="store_true", help=argparse.SUPPRESS)  # the copy's subprocess
+    parser.add_argument("--ttl-only", type=Path, help=argparse.SUPPRESS)  # the copy's subprocess: the backup
     return parser.parse_args()
 
 
@@ -68,10 +68,15 @@ def disk(store: Any, data_dir: Path) -> dict[str, int]:
 
 
 def ttl_only(args: argparse.Namespace) -> None:
-    """On a copy: a per-project TTL on spans, materialised synchronously; prints JSON."""
+    """Restore the backup ``args.ttl_only`` into ``args.data_dir``, then a per-project TTL on spans, materialised
+    synchronously; prints JSON."""
+    from threadline.store.backup import restore_backup
     from threadline.store.gateway import Store
 
     store = Store.embedded(args.data_dir, args.database)
+    started = time.monotonic()
+    restore_backup(store, args.ttl_only)
+    restore_s = time.monotonic() - started
     windows = {r["project_id"]: args.days for r in store.select(
         "SELECT project_id FROM {db}.projects FINAL WHERE deleted = 0", tag="bench.projects")}
     rules = ", ".join(f"toDateTime(start_time) + INTERVAL {days} DAY DELETE WHERE project_id = '{project}'"
@@ -84,23 +89,19 @@ def ttl_only(args: argparse.Namespace) -> None:
                   settings={"mutations_sync": 2})
     took = time.monotonic() - started
     after = counts(store)["spans"]
-    print(json.dumps({"seconds": took, "spans_before": before, "spans_after": after,
+    print(json.dumps({"restore_seconds": restore_s, "seconds": took, "spans_before": before, "spans_after": after,
                       "disk_after": disk(store, args.data_dir)}))
 
 
 def main() -> None:
     args = arguments()
-    if args.ttl_only:
+    if args.ttl_only is not None:
         ttl_only(args)
         return
     console = Console()
-    copy: Path | None = None
-    if args.compare_ttl:
-        copy = args.data_dir.with_name(args.data_dir.name + "-ttl-copy")
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(args.data_dir, copy)
 
     from threadline.auth.repository import ProjectRepository
+    from threadline.store.backup import write_backup
     from threadline.store.gateway import Store
     from threadline.store.migrations import migrate
     from threadline.writer.commit import BatchCommitter
@@ -111,6 +112,14 @@ def main() -> None:
     projects = ProjectRepository(store)
     results: dict[str, Any] = {"data_dir": str(args.data_dir), "days": args.days,
                                "before": {"counts": counts(store), "disk": disk(store, args.data_dir)}}
+    backup: Path | None = None
+    if args.compare_ttl:  # the TTL runs on a copy of the store as it is now
+        backup = args.data_dir.with_name(args.data_dir.name + "-backup")
+        shutil.rmtree(backup, ignore_errors=True)
+        started = time.monotonic()
+        manifest = write_backup(store, backup)
+        results["backup"] = {"seconds": time.monotonic() - started, "bytes": dir_bytes(backup),
+                             "pause_ms": manifest.pause_ms}
     committer = BatchCommitter(store, exclusive=True)  # as the embedded server's writer
     started = time.monotonic()
     passes = run_retention(store, committer, {p.project_id: args.days for p in projects.list_projects()})
@@ -124,13 +133,6 @@ def main() -> None:
         store.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL", tag="bench.optimize")
     results["optimize_seconds"] = time.monotonic() - started
     results["after"]["disk_after_optimize"] = disk(store, args.data_dir)
-
-    if copy is not None:
-        done = subprocess.run([sys.executable, __file__, "--ttl-only", "--data-dir", str(copy), "--days",
-                               str(args.days), "--database", args.database], capture_output=True, text=True,
-                              check=True)
-        results["ttl"] = json.loads(done.stdout.strip().splitlines()[-1])
-        shutil.rmtree(copy, ignore_errors=True)
 
     table = Table("", "spans", "traces", "sessions", "data dir (MiB)", "active parts (MiB)")
     mib = 1 << 20
@@ -148,11 +150,26 @@ def main() -> None:
                       f"sessions recomputed, {p['sessions_emptied']:,} emptied, {p['duration_s']:.1f} s")
     console.print(f"retention pass ({args.days} days): {results['pass_seconds']:.1f} s; OPTIMIZE FINAL of the "
                   f"tables: {results['optimize_seconds']:.1f} s")
-    if "ttl" in results:
-        ttl = results["ttl"]
-        console.print(f"TTL alternative on a copy (spans only, no rollups kept exact): {ttl['seconds']:.1f} s, "
-                      f"{ttl['spans_before']:,} → {ttl['spans_after']:,} spans, data dir "
-                      f"{ttl['disk_after']['data_dir'] / mib:,.0f} MiB")
+    if backup is not None:
+        copy = args.data_dir.with_name(args.data_dir.name + "-ttl-copy")
+        shutil.rmtree(copy, ignore_errors=True)
+        done = subprocess.run([sys.executable, __file__, "--ttl-only", str(backup), "--data-dir", str(copy),
+                               "--days", str(args.days), "--database", args.database], capture_output=True,
+                              text=True, check=False)
+        if done.returncode == 0:
+            results["ttl"] = json.loads(done.stdout.strip().splitlines()[-1])
+            ttl = results["ttl"]
+            console.print(f"backup before the pass: {results['backup']['seconds']:.1f} s, "
+                          f"{results['backup']['bytes'] / mib:,.0f} MiB; restored into a new directory in "
+                          f"{ttl['restore_seconds']:.1f} s")
+            console.print(f"TTL alternative on that copy (spans only, no rollups kept exact): {ttl['seconds']:.1f} "
+                          f"s, {ttl['spans_before']:,} → {ttl['spans_after']:,} spans, data dir "
+                          f"{ttl['disk_after']['data_dir'] / mib:,.0f} MiB")
+        else:
+            results["ttl_error"] = done.stderr[-2000:]
+            console.print(f"the TTL comparison failed: {done.stderr[-500:]}")
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.rmtree(backup, ignore_errors=True)
     write_results("retention", results, console)
 
 

@@ -144,7 +144,9 @@ class ServeProcess:
     def start(self, timeout_s: float = 300) -> None:
         """Start the server and wait until ``/readyz`` answers 200. Raises RuntimeError (with the log's tail) when
         it exits or does not become ready."""
-        env = source_env(self.src) | {"THREADLINE_ADMIN_KEY": self.admin_key, "THREADLINE_LOG_LEVEL": "warning"}
+        # gRPC off: the benchmarks send OTLP/HTTP, and the default gRPC port is one per machine (two runs at once)
+        env = source_env(self.src) | {"THREADLINE_ADMIN_KEY": self.admin_key, "THREADLINE_LOG_LEVEL": "warning",
+                                      "THREADLINE_GRPC_PORT": "0"}
         self.module_path = imported_from(env)
         if self.query_log_config is not None:
             env |= {"BENCH_CHDB_CONFIG": str(self.query_log_config), "BENCH_QUERY_LOG_SELECT": QUERY_LOG_SELECT,
