@@ -99,13 +99,18 @@ def test_projects_and_keys_offline_then_through_the_server(server: ServeProcess)
     assert "created project beta" in cli("projects", "create", "beta", *remote, admin_key=ADMIN_KEY).stdout
     beta_id, beta_secret = created_key(cli("keys", "create", "--project", "beta", "--name", "svc", *remote,
                                            admin_key=ADMIN_KEY))
-    listed, keys, duplicate, no_admin_1, no_admin_2, wrong_admin = cli_parallel(
+    listed, keys, duplicate, no_admin_1, no_admin_2, wrong_admin, retention, scoped = cli_parallel(
         (("projects", "list", *remote), ADMIN_KEY),
         (("keys", "list", *remote), ADMIN_KEY),
         (("projects", "create", "beta", *remote), ADMIN_KEY),
         (("projects", "create", "gamma", *remote), None),
         (("keys", "create", "--project", "beta", *remote), None),
-        (("projects", "list", *remote), "wrong-admin-key-0123456789"))
+        (("projects", "list", *remote), "wrong-admin-key-0123456789"),
+        (("projects", "update", "beta", "--retention-days", "30", *remote), ADMIN_KEY),
+        (("keys", "create", "--project", "beta", "--scope", "ingest", "--expires-in", "1h", *remote), ADMIN_KEY))
+    assert retention.returncode == 0 and "retention 30 days" in retention.stdout, retention.stderr
+    assert "scope ingest, expires" in scoped.stdout
+    _, ingest_secret = created_key(scoped)
     assert listed.returncode == 0 and all(p in listed.stdout for p in ("alpha", "beta", "default"))
     rows = key_rows(keys)
     assert {revoked_id, alpha_id, beta_id} <= set(rows)
@@ -119,7 +124,9 @@ def test_projects_and_keys_offline_then_through_the_server(server: ServeProcess)
     # with a wrong one: the server's refusal, exit 1
     assert wrong_admin.returncode == 1 and "admin key" in wrong_admin.stderr
     assert "Traceback" not in wrong_admin.stderr
-    assert "gamma" not in cli("projects", "list", *remote, admin_key=ADMIN_KEY).stdout
+    projects = cli("projects", "list", *remote, admin_key=ADMIN_KEY).stdout
+    assert "gamma" not in projects
+    assert "30 days" in next(line for line in projects.splitlines() if "beta" in line)
 
     # the keys work against the server, each on its own project
     with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -133,6 +140,7 @@ def test_projects_and_keys_offline_then_through_the_server(server: ServeProcess)
             assert [s["session_id"] for s in sessions] == [f"cli-{project}"]
             assert http.post("/v1/auth/login", json={"api_key": secret}).status_code == 200
         assert http.get("/v1/sessions", headers={"Authorization": f"Bearer {revoked_secret}"}).status_code == 401
+        assert http.get("/v1/sessions", headers={"Authorization": f"Bearer {ingest_secret}"}).status_code == 403
         # failed requests with wrong keys (a real key id with a wrong secret, a malformed key)
         wrong = alpha_secret[:-4] + ("AAAA" if not alpha_secret.endswith("AAAA") else "BBBB")
         assert http.get("/v1/sessions", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
