@@ -1,5 +1,6 @@
 """Dashboard login over real HTTP: the session cookie's attributes, cookie-authenticated reads, CSRF-safe writes
-(Origin must be the server's own), logout, tampered and expired cookies, and revocation of the key behind it."""
+(Origin must be the server's own), logout, tampered and expired cookies, revocation of the key behind it, and a
+session never outliving its key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -248,3 +250,19 @@ def test_revoking_the_key_invalidates_its_cookie(setup: Setup) -> None:
         time.sleep(0.05)
     assert "revoked" in assert_problem(response, 401)["detail"]
     assert_problem(login(setup), 401)  # nor can the key log in again
+
+
+def test_the_session_of_an_expiring_key_ends_with_the_key(setup: Setup) -> None:
+    ends = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    _, secret = setup.repo.create_key("dash", "read-only", scope="read", expires_at=ends)
+    deadline = time.monotonic() + 3  # the server re-reads its keys within a second
+    while (response := login(setup, secret)).status_code != 200:
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.05)
+    body = response.json()
+    assert (body["scope"], datetime.fromisoformat(body["expires_at"])) == ("read", ends)
+    token, attributes = set_cookie_attributes(response)
+    assert setup.live.settings.session_cookie_ttl_s > 3600  # else this proves nothing
+    assert 3500 < int(attributes["max-age"]) <= 3600
+    assert int(token.split(".")[1]) == int(ends.timestamp())  # the signed expiry is the key's
+    assert setup.http.get("/v1/auth/whoami", headers=with_cookie(token)).json()["scope"] == "read"
