@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from threadline.cli.common import ClickhouseOpt, DataDirOpt, fail, settings_from
+from threadline.cli.common import ClickhouseOpt, DataDirOpt, admin_call, fail, settings_from
 from threadline.settings import Settings
 
 ServerOpt = Annotated[str | None, typer.Option(
@@ -53,26 +53,9 @@ def _mb(size: int) -> str:
 def _server_backup(settings: Settings, server: str | None, path: Path) -> Any:
     """Ask the server owning the data directory to write a backup, and move it to ``path``; returns its
     manifest."""
-    import httpx
-
     from threadline.store.backup import Manifest
 
-    key = settings.admin_key.get_secret_value() if settings.admin_key else None
-    if not key:
-        raise fail(ValueError("the data directory is in use by a running server; to back up through it, set "
-                              "THREADLINE_ADMIN_KEY for both the server and this command"))
-    url = (server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}").rstrip("/")
-    try:  # no timeout: a large store takes a while to copy
-        response = httpx.post(f"{url}/v1/admin/backup", timeout=None, headers={"Authorization": f"Bearer {key}"})
-    except httpx.HTTPError as exc:
-        raise fail(ValueError(f"cannot reach the server's admin API at {url}: {exc}")) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise fail(ValueError(detail))
-    doc = response.json()
+    doc = admin_call(settings, server, "POST", "/backup", purpose="back up")
     written = Path(doc.pop("path"))
     try:  # the server writes beside its data directory; a rename when `path` is on the same file system
         path.parent.mkdir(parents=True, exist_ok=True)

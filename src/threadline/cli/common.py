@@ -74,3 +74,32 @@ def fail(exc: Exception) -> typer.Exit:
     """Print ``error: <exc>`` to stderr; returns the exit (status 1) to raise."""
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(1)
+
+
+def admin_call(settings: Settings, server: str | None, method: str, path: str, *, purpose: str,
+               params: dict[str, str] | None = None) -> Any:
+    """Call the admin API (``/v1/admin`` + ``path``) of the server at ``server`` (else ``THREADLINE_SERVER_URL``, else
+    ``http://HOST:PORT`` of the settings) with ``THREADLINE_ADMIN_KEY``; returns the decoded JSON answer. ``purpose``
+    completes "to <purpose> through it" in the message when no admin key is set. No timeout: a backup or a retention
+    pass of a large store takes a while. Raises typer.Exit (status 1, the server's problem detail on stderr)."""
+    import os
+
+    import httpx
+
+    key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    if not key:
+        raise fail(ValueError(f"the data directory is in use by a running server; to {purpose} through it, set "
+                              "THREADLINE_ADMIN_KEY for both the server and this command"))
+    url = (server or os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}").rstrip("/")
+    try:
+        response = httpx.request(method, f"{url}/v1/admin{path}", params=params, timeout=None,
+                                 headers={"Authorization": f"Bearer {key}"})
+    except httpx.HTTPError as exc:
+        raise fail(ValueError(f"cannot reach the server's admin API at {url}: {exc}")) from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise fail(ValueError(str(detail)))
+    return response.json()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from threadline.cli.common import DataDirOpt, fail, settings_from
+from threadline.cli.common import DataDirOpt, admin_call, fail, settings_from
 
 retention_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                             help="Apply the projects' retention windows (set with `threadline projects update P "
@@ -16,26 +14,6 @@ retention_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
 ServerOpt = Annotated[str | None, typer.Option(
     "--server", help="Run the pass in this running server (without it: on the data directory itself, or in the "
     "server that owns it, THREADLINE_SERVER_URL or http://HOST:PORT of the settings)")]
-
-
-def _through_server(url: str, admin_key: str | None, project: str | None) -> list[dict[str, Any]]:
-    """The pass run by the server that owns the data directory (``POST /v1/admin/retention``)."""
-    if not admin_key:
-        raise fail(ValueError("the data directory is in use by a running server; to run the retention pass "
-                              "through it, set THREADLINE_ADMIN_KEY for both the server and this command"))
-    try:
-        response = httpx.post(url.rstrip("/") + "/v1/admin/retention", params={"project_id": project} if project
-                              else {}, headers={"Authorization": f"Bearer {admin_key}"}, timeout=3600)
-    except httpx.HTTPError as exc:
-        raise fail(ValueError(f"cannot reach the server's admin API at {url}: {exc}")) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise fail(ValueError(str(detail)))
-    results: list[dict[str, Any]] = response.json()
-    return results
 
 
 def _here(settings: Any, project: str | None) -> list[dict[str, Any]]:
@@ -73,18 +51,18 @@ def retention_run(project: Annotated[str | None, typer.Option("--project", help=
     from threadline.store.errors import StoreError, StoreUnavailable
 
     settings = settings_from(data_dir=data_dir)
-    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    params = {"project_id": project} if project else None
+    results: list[dict[str, Any]]
     try:
         if server:  # asked for by name: never a store this process happens to be able to open
-            results = _through_server(server, admin_key, project)
+            results = admin_call(settings, server, "POST", "/retention", purpose="run the pass", params=params)
         else:
             try:
                 results = _here(settings, project)
             except StoreUnavailable:
                 if settings.clickhouse_url:
                     raise
-                url = os.environ.get("THREADLINE_SERVER_URL") or f"http://{settings.host}:{settings.port}"
-                results = _through_server(url, admin_key, project)
+                results = admin_call(settings, None, "POST", "/retention", purpose="run the pass", params=params)
     except StoreError as exc:
         raise fail(exc) from None
     table = Table("project", "window", "cutoff (UTC)", "traces removed", "sessions recomputed", "sessions emptied",
