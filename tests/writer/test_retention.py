@@ -60,15 +60,16 @@ def assert_no_deleted_spans_counted(store: Store, project: str) -> None:
         assert row["trace_count"] <= sum(1 for name in sessions[session] if name in stored), session
 
 
-def seed(store: Store, committer: BatchCommitter, project: str) -> dict[str, list[Spec]]:
+def seed(store: Store, committer: BatchCommitter, project: str, *, one_batch: bool = False) -> dict[str, list[Spec]]:
     traces = {
         "a-old": turn("a-old", "A", 1), "a-new": turn("a-new", "A", 7),   # A loses one of its two turns
         "b-old": turn("b-old", "B", 2),                                    # B loses its only turn
         "c-edge": turn("c-edge", "C", 5 - 0.5 / 24, span_ms=DAY_MS // 12),  # starts before the cutoff, ends after
         "n-old": turn("n-old", "", 0.5),                                   # in no session
     }
-    for specs in traces.values():
-        committer.commit(rows(specs, project))
+    batches = [[s for specs in traces.values() for s in specs]] if one_batch else list(traces.values())
+    for batch in batches:
+        committer.commit(rows(batch, project))
     return traces
 
 
@@ -110,7 +111,7 @@ def test_a_pass_cut_short_after_any_statement_is_finished_by_the_next(store: Sto
     probe_project = new_project()
     probe = FailAfter(store)
     probe_committer = BatchCommitter(probe, exclusive=True)
-    seed(store, probe_committer, probe_project)
+    seed(store, probe_committer, probe_project, one_batch=True)
     probe.tags.clear()
     expire_project(probe, probe_committer, probe_project, 5, now=NOW)
     statements = len(probe.tags)
@@ -120,7 +121,7 @@ def test_a_pass_cut_short_after_any_statement_is_finished_by_the_next(store: Sto
         project = new_project()
         faulty = FailAfter(store)
         committer = BatchCommitter(faulty, exclusive=True)
-        seed(store, committer, project)
+        seed(store, committer, project, one_batch=True)
         faulty.calls, faulty.fail_at = 0, fail_at
         with pytest.raises(StoreError):
             expire_project(faulty, committer, project, 5, now=NOW)

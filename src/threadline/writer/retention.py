@@ -31,7 +31,11 @@ from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter, Key
 
 log = logging.getLogger("threadline.retention")
-CHUNK = 5000
+# Traces per rollup pass. Each pass runs one lightweight DELETE per table, and a DELETE costs about the same whatever
+# it removes (it rewrites the row mask of every part holding a matching row), so large chunks are far cheaper in
+# total: on 1M spans (2-core box), 5,000-trace chunks took 133 s for 112k traces. Ingest waits while a chunk is
+# removed, so a chunk is bounded rather than a whole project at once.
+CHUNK = 100_000
 
 # Deleted for a chunk of expired traces, in this order: ``trace_state`` last (it is how the next pass finds the
 # traces a crash left behind).
@@ -70,14 +74,17 @@ def expired_traces(store: Store, project_id: str, cutoff: datetime) -> list[Key]
     return [(project_id, str(r["trace_id"])) for r in rows]
 
 
-def _delete_trace_rows(store: Store, project_id: str, keys: Sequence[Key]) -> None:
+def _delete_trace_rows(store: Store, project_id: str, keys: Sequence[Key], cutoff: datetime) -> None:
     trace_ids = [trace for _, trace in keys]
-    params = {"project_id": project_id, "traces": trace_ids}
+    params = {"project_id": project_id, "traces": trace_ids, "cutoff": cutoff}
     store.command("DELETE FROM {db}.scores WHERE project_id = {project_id:String} AND target = 'trace' "
                   "AND target_id IN {traces:Array(String)}", params, tag="retention.delete_scores")
     for table in _TRACE_TABLES:
+        # Every span of an expired trace started before the cutoff: the bound spares the mutation every monthly
+        # partition of spans newer than the cutoff.
+        bound = " AND start_time < {cutoff:DateTime64(9, 'UTC')}" if table == "spans" else ""
         store.command(f"DELETE FROM {{db}}.{table} WHERE project_id = {{project_id:String}} "
-                      "AND trace_id IN {traces:Array(String)}", params, tag=f"retention.delete_{table}")
+                      f"AND trace_id IN {{traces:Array(String)}}{bound}", params, tag=f"retention.delete_{table}")
 
 
 def _delete_sessions(store: Store, project_id: str, sessions: Sequence[str]) -> None:
@@ -101,7 +108,7 @@ def expire_project(store: Store, committer: BatchCommitter, project_id: str, ret
     emptied: set[Key] = set()
     for at in range(0, len(traces), chunk):
         removed = committer.remove_traces(traces[at:at + chunk],
-                                          lambda keys: _delete_trace_rows(store, project_id, keys))
+                                          lambda keys: _delete_trace_rows(store, project_id, keys, cutoff))
         recomputed.update(removed.sessions)
         emptied.update(removed.emptied)
         if removed.emptied:
