@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,6 @@ from typing import Any
 from results_file import write_results
 from rich.console import Console
 from rich.table import Table
-from serving import dir_bytes
 
 TABLES = ("spans", "trace_rollups", "session_rollups", "trace_state", "trace_sessions", "logs", "scores")
 
@@ -60,6 +60,23 @@ def counts(store: Any) -> dict[str, int]:
         "SELECT (SELECT count() FROM {db}.spans) AS spans, (SELECT count() FROM {db}.trace_state FINAL) AS traces, "
         "(SELECT count() FROM {db}.session_rollups FINAL) AS sessions", tag="bench.counts")[0]
     return {k: int(v) for k, v in one.items()}
+
+
+def dir_bytes(path: Path) -> int:
+    """Bytes allocated under ``path``, each file once (as ``du``): a lightweight DELETE or a merge hard-links the
+    columns it does not change into the new part, and counting every link would count them twice."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:  # a part removed while we walk
+                continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total
 
 
 def disk(store: Any, data_dir: Path) -> dict[str, int]:
