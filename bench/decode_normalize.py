@@ -1,0 +1,154 @@
+"""Benchmark: CPU per span of the ingest path before the store, on the realistic workload of ``workload.py``.
+
+Builds the workload's OTLP requests (issue 11's shape: ~2.2 KB of protobuf per span, LLM chat messages, requests of
+at most 500 spans of one project) and times, single-threaded with ``time.process_time()`` (CPU time of this process,
+so other load on the machine hardly moves it), each stage a server runs on a request before it reaches chDB:
+
+* ``decode``: the protobuf body parsed into an ``ExportTraceServiceRequest`` (``otlp.decode_request``);
+* ``raw spans``: the request flattened into ``RawSpan`` objects (``otlp.to_raw_spans``);
+* ``normalize + arrow``: the RawSpans validated and read into the Arrow table of their rows
+  (``normalize.normalize_spans``; on a checkout without it, ``normalize.normalize`` per span then
+  ``spans.rows_to_arrow``, so that ``--server-src``-style comparisons with older code work: run this script with
+  ``PYTHONPATH=OLD_CHECKOUT/src``);
+* ``facts``: the columns the rollups read (``SpanFacts.from_spans``);
+* ``fold``: the batch's traces folded into fresh trace states, as a commit does for brand-new traces (``by_trace`` +
+  ``fold``).
+
+``decode_and_normalize`` (the whole server path from body to table) is timed separately, as it runs. Each stage is
+timed over all requests, ``--repeat`` times, keeping the best pass. Prints a table of µs per span and writes JSON to
+bench/results/.
+
+    .venv/bin/python bench/decode_normalize.py [--spans 50000] [--repeat 3] [--profile STAGE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from results_file import write_results
+from rich.console import Console
+from rich.table import Table
+from workload import Workload, WorkloadConfig
+
+import threadline
+from threadline.api.otlp_export import decode_and_normalize
+from threadline.ingest import normalize as normalize_module
+from threadline.ingest.otlp import PROTOBUF, decode_request, to_raw_spans
+from threadline.ingest.pricing import PriceTable
+from threadline.ingest.spans import rows_to_arrow
+from threadline.writer.trace_state import SpanFacts, TraceState, fold
+
+STAGES = ("decode", "raw spans", "normalize + arrow", "facts", "fold")
+
+
+def normalize_batch(raws: list[Any], project: str, prices: PriceTable, ingested_at_us: int) -> Any:
+    """The Arrow table of ``raws``' rows by this checkout's batch path."""
+    batch = getattr(normalize_module, "normalize_spans", None)
+    if batch is not None:
+        return batch(raws, project, prices, ingested_at_us)[0]
+    return rows_to_arrow([normalize_module.normalize(s, project, prices, ingested_at_us) for s in raws])
+
+
+def _fold_all(facts: SpanFacts) -> int:
+    states = 0
+    for (project, trace), indexes in facts.by_trace().items():
+        fold(TraceState(project, trace), facts, indexes)
+        states += 1
+    return states
+
+
+def measure(bodies: list[bytes], projects: list[str], repeat: int, profile: str | None) -> dict[str, float]:
+    """Best-of-``repeat`` CPU seconds of each stage over every body, and of ``decode_and_normalize``."""
+    prices = PriceTable.load()
+    ingested_at_us = time.time_ns() // 1000
+    # Inputs of each stage, computed once so that each stage is timed alone.
+    requests = [decode_request(b, PROTOBUF) for b in bodies]
+    raws = [to_raw_spans(r) for r in requests]
+    tables = [normalize_batch(raw, p, prices, ingested_at_us) for raw, p in zip(raws, projects, strict=True)]
+    facts = [SpanFacts.from_spans(t) for t in tables]
+    stages: dict[str, Callable[[], object]] = {
+        "decode": lambda: [decode_request(b, PROTOBUF) for b in bodies],
+        "raw spans": lambda: [to_raw_spans(r) for r in requests],
+        "normalize + arrow": lambda: [normalize_batch(raw, p, prices, ingested_at_us)
+                                      for raw, p in zip(raws, projects, strict=True)],
+        "facts": lambda: [SpanFacts.from_spans(t) for t in tables],
+        "fold": lambda: [_fold_all(f) for f in facts],
+        "decode_and_normalize": lambda: [decode_and_normalize(b, PROTOBUF, p, prices)
+                                         for b, p in zip(bodies, projects, strict=True)],
+    }
+    # The prepared inputs stay out of the collector's full passes (a server holds one request's spans, not all of
+    # them): without this, a stage's timing depends on how many objects the earlier stages left alive.
+    gc.collect()
+    gc.freeze()
+    best: dict[str, float] = {}
+    for name, run in stages.items():
+        if profile == name:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            run()
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        for _ in range(repeat):
+            gc.collect()
+            started = time.process_time()
+            run()
+            elapsed = time.process_time() - started
+            best[name] = min(best.get(name, elapsed), elapsed)
+    gc.unfreeze()
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spans", type=int, default=50_000)
+    parser.add_argument("--spans-per-request", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3, help="passes per stage; the best is kept")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", choices=(*STAGES, "decode_and_normalize"),
+                        help="also print a cProfile of this stage (its profiled pass is not timed)")
+    parser.add_argument("--label", default="", help="a note stored with the results (e.g. 'baseline')")
+    parser.add_argument("--name", default="decode_normalize", help="results file name (bench/results/NAME-*.json)")
+    args = parser.parse_args()
+    console = Console()
+    workload = Workload(WorkloadConfig(spans=args.spans, spans_per_request=args.spans_per_request, seed=args.seed))
+    console.print(f"building the workload's templates... ({workload.build():.1f} s)")
+    requests = list(workload.requests())
+    bodies = [r.body for r in requests]
+    projects = [workload.config.projects[r.project].project_id for r in requests]
+    spans = sum(r.spans for r in requests)
+    otlp_bytes = sum(len(b) for b in bodies)
+    console.print(f"{spans:,} spans in {len(bodies)} requests, {otlp_bytes / spans:,.0f} B of OTLP per span")
+    best = measure(bodies, projects, args.repeat, args.profile)
+
+    table = Table(title=f"CPU per span, best of {args.repeat} (single thread, time.process_time)")
+    table.add_column("stage")
+    table.add_column("µs/span", justify="right")
+    per_span = {name: seconds / spans * 1e6 for name, seconds in best.items()}
+    for name in STAGES:
+        table.add_row(name, f"{per_span[name]:.1f}")
+    table.add_row("sum of stages", f"{sum(per_span[n] for n in STAGES):.1f}")
+    table.add_row("decode_and_normalize (body → table)", f"{per_span['decode_and_normalize']:.1f}")
+    table.add_row("decode_and_normalize + facts",
+                  f"{per_span['decode_and_normalize'] + per_span['facts']:.1f}")
+    console.print(table)
+    results: dict[str, Any] = {
+        "label": args.label,
+        "threadline_source": str(Path(threadline.__file__).parent),
+        "spans": spans,
+        "requests": len(bodies),
+        "otlp_bytes_per_span": round(otlp_bytes / spans),
+        "repeat": args.repeat,
+        "cpu_us_per_span": {name: round(value, 2) for name, value in per_span.items()},
+    }
+    write_results(args.name, results, console)
+
+
+if __name__ == "__main__":
+    main()
