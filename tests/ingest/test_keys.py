@@ -7,6 +7,8 @@ import dataclasses
 import typing
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threadline.ingest import keys
 from threadline.ingest.native import SpanType
@@ -162,3 +164,17 @@ def test_every_native_span_type_is_known() -> None:
 ])
 def test_span_type_values_of_the_conventions(value: str, expected: str) -> None:
     assert keys.SPAN_TYPE_VALUES[value] == expected
+
+
+_ALL_NAMES = sorted({k.name for candidates in KEY_LISTS.values() for k in candidates})
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.dictionaries(st.sampled_from([*_ALL_NAMES, "other", "session"]), st.sampled_from(["", "a", "b"]),
+                       max_size=25))
+def test_picker_is_first_of_each_list(attributes: dict[str, str]) -> None:
+    lists = tuple(KEY_LISTS.values())
+    assert keys.Picker(lists).pick(attributes) == [keys.first(attributes, candidates) for candidates in lists]
+    # A name in several lists counts in each.
+    shared = (keys.Key("x", "t"), keys.Key("y", "t"))
+    assert keys.Picker((shared, shared[::-1])).pick({"x": "1", "y": "2"}) == ["1", "2"]

@@ -15,11 +15,10 @@ import pyarrow as pa
 
 from threadline.api.state import AppState
 from threadline.api.write import commit_rows
-from threadline.ingest.normalize import InvalidSpan, normalize
+from threadline.ingest.normalize import normalize_spans
 from threadline.ingest.otlp import decode_request, to_raw_spans
 from threadline.ingest.otlp_logs import decode_logs
 from threadline.ingest.pricing import PriceTable
-from threadline.ingest.spans import SpanRow, rows_to_arrow
 
 MAX_MESSAGES = 5
 
@@ -40,20 +39,13 @@ def decode_and_normalize(body: bytes, content_type: str, project: str, prices: P
     the first few rejections). ``content_type``: ``application/x-protobuf`` or ``application/json``. Raises
     OtlpDecodeError. CPU-bound: run it off the event loop."""
     raw_spans = to_raw_spans(decode_request(body, content_type))
-    ingested_at_us = time.time_ns() // 1000
-    rows: list[SpanRow] = []
-    problems: list[str] = []
-    for raw in raw_spans:
-        try:
-            rows.append(normalize(raw, project, prices, ingested_at_us))
-        except InvalidSpan as exc:
-            problems.append(str(exc))
+    table, problems = normalize_spans(raw_spans, project, prices, time.time_ns() // 1000)
     message = ""
     if problems:
         message = f"{len(problems)} span(s) rejected: " + "; ".join(problems[:MAX_MESSAGES])
         if len(problems) > MAX_MESSAGES:
             message += f"; and {len(problems) - MAX_MESSAGES} more"
-    return rows_to_arrow(rows), len(problems), message
+    return table, len(problems), message
 
 
 async def export_spans(state: AppState, body: bytes, content_type: str, project: str, endpoint: str) -> Exported:

@@ -28,6 +28,32 @@ def first(attributes: Mapping[str, str], candidates: tuple[Key, ...]) -> str:
     return ""
 
 
+class Picker:
+    """:func:`first` of several key lists at once, in one pass over the attributes: the names of every list go into
+    one set, so a span pays one C-level set intersection for the keys it lacks (most of them) and a few steps for
+    each key it has, not a lookup per key of every list (~70 per span on the ingest hot path)."""
+
+    def __init__(self, lists: tuple[tuple[Key, ...], ...]) -> None:
+        self._size = len(lists)
+        self._slots: dict[str, list[tuple[int, int]]] = {}  # name -> (list index, rank in that list)
+        for slot, candidates in enumerate(lists):
+            for rank, key in enumerate(candidates):
+                self._slots.setdefault(key.name, []).append((slot, rank))
+        self._names = frozenset(self._slots)
+
+    def pick(self, attributes: Mapping[str, str]) -> list[str]:
+        """For each list, in order, what :func:`first` returns for it."""
+        found = [""] * self._size
+        ranks = [-1] * self._size  # -1: nothing found yet
+        for name in attributes.keys() & self._names:
+            value = attributes[name]
+            if value:
+                for slot, rank in self._slots[name]:
+                    if ranks[slot] < 0 or rank < ranks[slot]:
+                        ranks[slot], found[slot] = rank, value
+        return found
+
+
 SESSION_ID: tuple[Key, ...] = (
     Key("session.id", "OpenInference semantic conventions; OpenTelemetry session conventions"),
     Key("gen_ai.conversation.id", "OpenTelemetry GenAI semantic conventions"),

@@ -19,9 +19,8 @@ from threadline.api.read_schemas import problem_responses
 from threadline.api.state import AppState, app_state
 from threadline.api.write import write_rows
 from threadline.ingest.native import IngestedTrace, IngestResponse, NativeBatch, to_raw_spans
-from threadline.ingest.normalize import InvalidSpan, normalize
+from threadline.ingest.normalize import InvalidSpan, normalize_spans
 from threadline.ingest.pricing import PriceTable
-from threadline.ingest.spans import rows_to_arrow
 
 router = APIRouter()
 
@@ -60,4 +59,7 @@ def validate_and_normalize(document: Any, project: str, prices: PriceTable) -> t
     pydantic.ValidationError or InvalidSpan; CPU-bound, so run it off the event loop."""
     raw_spans, ids = to_raw_spans(NativeBatch.model_validate(document).root)
     ingested_at_us = time.time_ns() // 1000
-    return rows_to_arrow([normalize(raw, project, prices, ingested_at_us) for raw in raw_spans]), ids
+    table, problems = normalize_spans(raw_spans, project, prices, ingested_at_us)
+    if problems:  # a native batch is stored whole or not at all
+        raise InvalidSpan(problems[0])
+    return table, ids
