@@ -14,6 +14,7 @@ from threadline.ingest.messages import (
     ToolCall,
     assistant_text,
     indexed_messages,
+    indexed_turn_text,
     json_turn_text,
     last_user_text,
     messages_from_value,
@@ -226,6 +227,34 @@ def test_json_turn_text_is_parse_then_choose(value: Any) -> None:
     else:
         assert json_turn_text(text, output=False) == last_user_text(parsed)
         assert json_turn_text(text, output=True) == assistant_text(parsed)
+
+
+_FIELDS = ("role", "content", "message.role", "message.content", "message.contents.0.message_content.text",
+           "message.contents.0.message_content.type", "message.contents.1.message_content.text", "tool_calls.0.name",
+           "tool_calls.0.id", "message.tool_calls.0.tool_call.function.name", "message.tool_calls.0.tool_call.id",
+           "message.tool_calls.0.tool_call.function.arguments", "function_call.name", "message.function_call_name")
+_FLATTENED = st.dictionaries(
+    st.builds(lambda prefix, index, name: f"{prefix}.{index}.{name}", st.sampled_from(["llm.input_messages",
+              "gen_ai.prompt"]), st.integers(0, 4), st.sampled_from(_FIELDS)),
+    st.sampled_from(["", "user", "assistant", "system", "tool", "human", "x", "y", "text", "image",
+                     '[{"type": "text", "text": "part"}]']), max_size=14)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(_FLATTENED)
+def test_indexed_turn_text_is_read_then_choose(attrs: dict[str, str]) -> None:
+    for prefix in ("llm.input_messages", "gen_ai.prompt"):
+        found = indexed_messages(attrs, prefix)
+        assert indexed_turn_text(attrs, prefix, output=False) == (last_user_text(found) if found else "")
+        assert indexed_turn_text(attrs, prefix, output=True) == (assistant_text(found) if found else "")
+
+
+def test_indexed_turn_text_reads_from_the_end() -> None:
+    attrs = {f"llm.input_messages.{i}.message.{f}": v for i in range(6)
+             for f, v in (("role", "user" if i % 2 == 0 else "assistant"), ("content", f"m{i}"))}
+    assert indexed_turn_text(attrs, "llm.input_messages", output=False) == "m4"
+    assert indexed_turn_text(attrs, "llm.input_messages", output=True) == "m5"
+    assert indexed_turn_text({}, "llm.input_messages", output=True) == ""
 
 
 def test_json_turn_text_of_a_long_history() -> None:

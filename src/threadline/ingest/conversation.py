@@ -29,7 +29,7 @@ from threadline.ingest.content import content_text, decode
 from threadline.ingest.messages import (
     Message,
     assistant_text,
-    indexed_messages,
+    indexed_turn_text,
     json_turn_text,
     last_user_text,
     messages_from_value,
@@ -86,16 +86,13 @@ def _from_lists(attributes: Mapping[str, str], candidates: tuple[_Candidate, ...
     """The text of the first message list in ``candidates`` order that has one (last user message, or assistant
     reply when ``output``); lists are read lazily, so a span pays only for the lists it carries."""
     for name, prefix, probes in candidates:
-        found = None
         if prefix:
             for probe in probes:
                 if probe in attributes:
-                    found = indexed_messages(attributes, prefix)
+                    text = indexed_turn_text(attributes, prefix, output=output)
+                    if text:
+                        return text
                     break
-            if found:
-                text = assistant_text(found) if output else last_user_text(found)
-                if text:
-                    return text
         else:
             value = attributes.get(name)
             if value:

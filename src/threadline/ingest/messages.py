@@ -329,6 +329,35 @@ def indexed_messages(attributes: Mapping[str, str], prefix: str) -> list[Message
     return []
 
 
+def indexed_turn_text(attributes: Mapping[str, str], prefix: str, *, output: bool) -> str:
+    """:func:`last_user_text` (or, when ``output``, :func:`assistant_text`) of :func:`indexed_messages`, '' when
+    there is no message. Same result, but only the messages the choice needs are built, from the last one back: the
+    others cost two lookups each (a message with a role or content exists), not a message object."""
+    for layout, part, call in _LAYOUTS:
+        if _indexed_message(attributes, f"{prefix}.0.{layout}", part, call) is None:
+            continue
+        count = 1
+        while True:
+            base = f"{prefix}.{count}.{layout}"
+            if (base + "role" not in attributes and base + "content" not in attributes
+                    and _indexed_message(attributes, base, part, call) is None):
+                break
+            count += 1
+        messages = _indexed_from_end(attributes, prefix, (layout, part, call), count)
+        return _assistant_from_end(messages) if output else _last_user_from_end(messages)
+    return ""
+
+
+def _indexed_from_end(attributes: Mapping[str, str], prefix: str, layout: tuple[str, str, str], count: int
+                      ) -> Iterator[Message]:
+    """Messages ``count - 1`` down to 0 of a flattened family (each of them exists)."""
+    base, part, call = layout
+    for index in range(count - 1, -1, -1):
+        message = _indexed_message(attributes, f"{prefix}.{index}.{base}", part, call)
+        if message is not None:
+            yield message
+
+
 def tool_calls_summary(calls: Iterable[ToolCall]) -> str:
     """One line per call, ``tool call: name(arguments)``: what an assistant message without text did."""
     return "\n".join(f"tool call: {c.name}({c.arguments})" for c in calls)
