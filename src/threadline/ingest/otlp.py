@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 from google.protobuf import json_format
@@ -16,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from threadline.ingest.spans import RawSpan, SpanEvent
 
@@ -100,6 +101,13 @@ def any_value_text(value: AnyValue) -> str:
         return ""
     if which == "bool_value":
         return "true" if value.bool_value else "false"
+    if which == "int_value":
+        return str(value.int_value)
+    if which == "array_value":
+        items = value.array_value.values
+        if all(item.WhichOneof("value") == "string_value" for item in items):
+            # What json.dumps writes for a list of strings (e.g. finish reasons), without its encoder's setup.
+            return "[" + ", ".join([_json_string(item.string_value) for item in items]) + "]"
     return json.dumps(_any_value_py(value)) if which in ("array_value", "kvlist_value") else str(
         _any_value_py(value))
 
@@ -125,11 +133,9 @@ def _any_value_py(value: AnyValue) -> Any:
 
 def attributes_dict(attributes: Any) -> dict[str, str]:
     """OTLP ``repeated KeyValue`` → ``{key: text}``."""
-    result: dict[str, str] = {}
-    kv: KeyValue
-    for kv in attributes:
-        result[kv.key] = any_value_text(kv.value)
-    return result
+    # Most values are strings: read the string first (an unset or non-string value reads as ''), the oneof only when
+    # it is empty.
+    return {kv.key: value.string_value or any_value_text(value) for kv in attributes for value in [kv.value]}
 
 
 def to_raw_spans(request: ExportTraceServiceRequest) -> list[RawSpan]:
@@ -140,6 +146,7 @@ def to_raw_spans(request: ExportTraceServiceRequest) -> list[RawSpan]:
         for scope_spans in resource_spans.scope_spans:
             scope_name = scope_spans.scope.name
             for span in scope_spans.spans:
+                kind, status = span.kind, span.status
                 spans.append(RawSpan(
                     trace_id=span.trace_id.hex(),
                     span_id=span.span_id.hex(),
@@ -147,13 +154,14 @@ def to_raw_spans(request: ExportTraceServiceRequest) -> list[RawSpan]:
                     name=span.name,
                     start_ns=span.start_time_unix_nano,
                     end_ns=span.end_time_unix_nano,
-                    kind=_KINDS[span.kind] if 0 <= span.kind < len(_KINDS) else "UNSPECIFIED",
-                    status_code=_STATUS[span.status.code] if 0 <= span.status.code < len(_STATUS) else "UNSET",
-                    status_message=span.status.message,
+                    kind=_KINDS[kind] if 0 <= kind < len(_KINDS) else "UNSPECIFIED",
+                    status_code=_STATUS[status.code] if 0 <= status.code < len(_STATUS) else "UNSET",
+                    status_message=status.message,
                     attributes=attributes_dict(span.attributes),
                     resource_attributes=resource,
                     scope_name=scope_name,
-                    events=[SpanEvent(e.time_unix_nano, e.name, attributes_dict(e.attributes)) for e in span.events],
+                    events=[SpanEvent(e.time_unix_nano, e.name, attributes_dict(e.attributes)) for e in events]
+                    if (events := span.events) else [],
                 ))
     return spans
 
