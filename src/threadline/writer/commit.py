@@ -81,7 +81,7 @@ class InsertedBatch:
         facts = [b.facts for b in batches if b.facts is not None and len(b.facts)]
         merged: SpanFacts | None = None
         if facts:
-            merged = SpanFacts({name: [v for f in facts for v in f.columns[name]] for name in facts[0].columns})
+            merged = SpanFacts.concat(facts)
         return cls(sorted({key for b in batches for key in b.traces}), sum(b.spans for b in batches), merged,
                    tuple(i for b in batches for i in b.batch_ids))
 

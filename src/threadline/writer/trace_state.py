@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 USAGE_TYPES = frozenset({"llm", "embedding"})  # span types whose token usage counts (rollups.USAGE_TYPES)
 MAX_NS = 2**63 - 1
@@ -34,35 +35,62 @@ FACT_COLUMNS = (
 )
 
 
+TEXT_COLUMNS = ("input", "output")
+
+
 @dataclass
 class SpanFacts:
     """The columns of a set of span rows that rollups read, as parallel Python lists (one entry per span), in
     :data:`FACT_COLUMNS` order. ``start_ns``/``end_ns`` are ns since the epoch, ``ingested_us`` µs; ``metadata``
-    entries are lists of (key, value) pairs."""
+    entries are lists of (key, value) pairs.
+
+    The texts (:data:`TEXT_COLUMNS`) stay Arrow string arrays in ``texts``: a fold keeps one input and one output
+    per trace, so only those are converted (:meth:`text`). ``columns["input"]``/``columns["output"]`` hold whether
+    each span has the text (bools)."""
 
     columns: dict[str, list[Any]]
+    texts: dict[str, pa.Array | pa.ChunkedArray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.columns["span_id"])
 
+    def text(self, column: str, index: int) -> str:
+        """The ``input`` or ``output`` text of span ``index``."""
+        value: str = self.texts[column][index].as_py()
+        return value
+
+    @classmethod
+    def _of(cls, table: pa.Table, names: dict[str, str]) -> SpanFacts:
+        columns: dict[str, list[Any]] = {}
+        texts: dict[str, pa.Array | pa.ChunkedArray] = {}
+        for name in FACT_COLUMNS:
+            source = table.column(names.get(name, name))
+            if name in TEXT_COLUMNS:
+                texts[name] = source
+                columns[name] = pc.greater(pc.binary_length(source), 0).to_pylist()
+            elif name in names:  # a timestamp, as an integer
+                columns[name] = source.cast(pa.int64()).to_pylist()
+            else:
+                columns[name] = source.to_pylist()
+        return cls(columns, texts)
+
     @classmethod
     def from_spans(cls, table: pa.Table) -> SpanFacts:
         """Facts of an Arrow table of the ``spans`` schema (:data:`threadline.ingest.spans.SPAN_SCHEMA`)."""
-        columns: dict[str, list[Any]] = {}
-        for name in FACT_COLUMNS:
-            if name in ("start_ns", "end_ns"):
-                source = table.column(name.replace("_ns", "_time"))
-                columns[name] = source.cast(pa.int64()).to_pylist()
-            elif name == "ingested_us":
-                columns[name] = table.column("ingested_at").cast(pa.int64()).to_pylist()
-            else:
-                columns[name] = table.column(name).to_pylist()
-        return cls(columns)
+        return cls._of(table, {"start_ns": "start_time", "end_ns": "end_time", "ingested_us": "ingested_at"})
 
     @classmethod
     def from_rows(cls, table: pa.Table) -> SpanFacts:
         """Facts of a query result that already has the :data:`FACT_COLUMNS` names (``rollups.SPAN_FACTS``)."""
-        return cls({name: table.column(name).to_pylist() for name in FACT_COLUMNS})
+        return cls._of(table, {})
+
+    @classmethod
+    def concat(cls, parts: Sequence[SpanFacts]) -> SpanFacts:
+        """The facts of several sets of spans, in order."""
+        columns = {name: [v for f in parts for v in f.columns[name]] for name in parts[0].columns}
+        texts = {name: pa.chunked_array([chunk for f in parts for chunk in _chunks(f.texts[name])],
+                                        parts[0].texts[name].type) for name in parts[0].texts}
+        return cls(columns, texts)
 
     def by_trace(self) -> dict[Key, list[int]]:
         """(project_id, trace_id) → indexes of its distinct spans: of several copies of one span id the one with
@@ -80,6 +108,10 @@ class SpanFacts:
         for (project, trace, _), index in latest.items():
             grouped.setdefault((project, trace), []).append(index)
         return grouped
+
+
+def _chunks(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(array.chunks) if isinstance(array, pa.ChunkedArray) else [array]
 
 
 def _root_first(parent: str, start_ns: int, span_id: str) -> str:
@@ -163,6 +195,9 @@ def fold(state: TraceState, facts: SpanFacts, indexes: Sequence[int]) -> None:
     the trace was deleted from (``state.excluded_sessions``) does not count as named."""
     c = facts.columns
     parents, starts, ends, span_ids = c["parent_span_id"], c["start_ns"], c["end_ns"], c["span_id"]
+    has_input, has_output = c["input"], c["output"]
+    input_winner: int | None = None
+    output_winner: int | None = None
     for i in indexes:
         span_id = span_ids[i]
         state.span_ids.add(span_id)
@@ -214,14 +249,17 @@ def fold(state: TraceState, facts: SpanFacts, indexes: Sequence[int]) -> None:
         metadata = c["metadata"][i]
         if metadata and (not state.metadata_key or root_first < state.metadata_key):
             state.metadata, state.metadata_key = list(metadata), root_first
-        text = c["input"][i]
-        if text and (not state.input_key or root_first < state.input_key):
-            state.input, state.input_key = text, root_first
-        text = c["output"][i]
-        if text:
+        if has_input[i] and (not state.input_key or root_first < state.input_key):
+            input_winner, state.input_key = i, root_first
+        if has_output[i]:
             output_key = f"{1 if parent else 0}{MAX_NS - end:020d}{span_id}"
             if not state.output_key or output_key < state.output_key:
-                state.output, state.output_key = text, output_key
+                output_winner, state.output_key = i, output_key
+    # Only the winners' texts become Python strings.
+    if input_winner is not None:
+        state.input = facts.text("input", input_winner)
+    if output_winner is not None:
+        state.output = facts.text("output", output_winner)
 
 
 # ------------------------------------------------------------------------------------------------ storage shapes
