@@ -39,7 +39,8 @@ class Picker:
         for slot, candidates in enumerate(lists):
             for rank, key in enumerate(candidates):
                 self._slots.setdefault(key.name, []).append((slot, rank))
-        self._names = frozenset(self._slots)
+        # A set, not a frozenset: ``dict.keys() & set`` iterates over the (few) keys, ``& frozenset`` over the names.
+        self._names = set(self._slots)
 
     def pick(self, attributes: Mapping[str, str]) -> list[str]:
         """For each list, in order, what :func:`first` returns for it."""

@@ -29,10 +29,11 @@ the ingest hot path over whatever clients send.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # Role spellings of the conventions, folded to the OpenAI/GenAI vocabulary.
 _ROLE_ALIASES: dict[str, str] = {"human": "user", "model": "assistant", "ai": "assistant", "bot": "assistant",
@@ -268,35 +269,66 @@ _LAYOUTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _indexed_message(attributes: Mapping[str, str], base: str, part: str, call: str) -> Message | None:
-    """The message whose fields start with ``base``, or None when it has none (the end of the list)."""
-    role = attributes.get(base + "role")
-    content = attributes.get(base + "content")
+class _Names(NamedTuple):
+    """The attribute names of one flattened message that every read of it looks up (the others only when a part or
+    a call is there)."""
+
+    base: str
+    part: str
+    call: str
+    role: str
+    content: str
+    part_type: str  # of content part 0
+    part_text: str
+    call_name: str  # of tool call 0
+    call_id: str
+    legacy: str
+    legacy_other: str
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(prefix: str, index: int, layout: int) -> _Names:
+    # Cached: the names (and their hashes) are built once, not per span; a span's lookups are then dict probes.
+    middle, part, call = _LAYOUTS[layout]
+    base = f"{prefix}.{index}.{middle}"
+    return _Names(base, part, call, base + "role", base + "content", f"{base}contents.0.{part}type",
+                  f"{base}contents.0.{part}text", f"{base}tool_calls.0.{call}name",
+                  f"{base}tool_calls.0." + ("tool_call.id" if call else "id"), base + "function_call.name",
+                  base + "function_call_name")
+
+
+def _indexed_message(attributes: Mapping[str, str], names: _Names) -> Message | None:
+    """The message whose fields start with ``names.base``, or None when it has none (the end of the list)."""
+    base, part, call = names.base, names.part, names.call
+    role = attributes.get(names.role)
+    content = attributes.get(names.content)
     texts: list[str] = []
     calls: list[ToolCall] = []
     if content:
         text, parsed_calls = _content_value(content)
         texts.append(text)
         calls.extend(parsed_calls)
-    index = 0
-    while True:  # content parts, in order (OpenInference)
-        head = f"{base}contents.{index}.{part}"
-        kind, part_text = attributes.get(head + "type"), attributes.get(head + "text")
-        if kind is None and part_text is None:
-            break
-        if part_text and kind in (None, "text"):
-            texts.append(part_text)
-        index += 1
-    index = 0
-    while True:  # tool calls, in order; an id alone still counts as a call being there
-        head = f"{base}tool_calls.{index}."
-        name = attributes.get(head + call + "name")
-        if name is None and attributes.get(head + "tool_call.id" if call else head + "id") is None:
-            break
-        if name:
-            calls.append(ToolCall(name, attributes.get(head + call + "arguments", "")))
-        index += 1
-    legacy = attributes.get(base + "function_call.name") or attributes.get(base + "function_call_name")
+    if names.part_type in attributes or names.part_text in attributes:
+        index = 0
+        while True:  # content parts, in order (OpenInference)
+            head = f"{base}contents.{index}.{part}"
+            kind, part_text = attributes.get(head + "type"), attributes.get(head + "text")
+            if kind is None and part_text is None:
+                break
+            if part_text and kind in (None, "text"):
+                texts.append(part_text)
+            index += 1
+    if names.call_name in attributes or names.call_id in attributes:
+        index = 0
+        while True:  # tool calls, in order; an id alone still counts as a call being there
+            head = f"{base}tool_calls.{index}."
+            name = attributes.get(head + call + "name")
+            if name is None and attributes.get(head + "tool_call.id" if call else head + "id") is None:
+                break
+            if name:
+                calls.append(ToolCall(name, attributes.get(head + call + "arguments", "")))
+            index += 1
+    legacy = attributes.get(names.legacy) or attributes.get(names.legacy_other)
     if legacy:  # OpenLLMetry's function_call.*, OpenInference's function_call_name / _arguments_json
         calls.append(ToolCall(legacy, attributes.get(base + "function_call.arguments")
                               or attributes.get(base + "function_call_arguments_json", "")))
@@ -314,14 +346,14 @@ def indexed_messages(attributes: Mapping[str, str], prefix: str) -> list[Message
     (text parts in order), ``.tool_calls.M.*name|arguments`` and ``.function_call.name|arguments``, with
     OpenInference's ``message.`` / ``message_content.`` / ``tool_call.function.`` segments or without. Costs a few
     dict lookups per message, never a pass over unrelated attributes."""
-    for layout, part, call in _LAYOUTS:
-        message = _indexed_message(attributes, f"{prefix}.0.{layout}", part, call)
+    for layout in range(len(_LAYOUTS)):
+        message = _indexed_message(attributes, _names(prefix, 0, layout))
         if message is None:
             continue
         result = [message]
         index = 1
         while True:
-            message = _indexed_message(attributes, f"{prefix}.{index}.{layout}", part, call)
+            message = _indexed_message(attributes, _names(prefix, index, layout))
             if message is None:
                 return result
             result.append(message)
@@ -333,27 +365,26 @@ def indexed_turn_text(attributes: Mapping[str, str], prefix: str, *, output: boo
     """:func:`last_user_text` (or, when ``output``, :func:`assistant_text`) of :func:`indexed_messages`, '' when
     there is no message. Same result, but only the messages the choice needs are built, from the last one back: the
     others cost two lookups each (a message with a role or content exists), not a message object."""
-    for layout, part, call in _LAYOUTS:
-        if _indexed_message(attributes, f"{prefix}.0.{layout}", part, call) is None:
+    for layout in range(len(_LAYOUTS)):
+        if not _exists(attributes, _names(prefix, 0, layout)):
             continue
         count = 1
-        while True:
-            base = f"{prefix}.{count}.{layout}"
-            if (base + "role" not in attributes and base + "content" not in attributes
-                    and _indexed_message(attributes, base, part, call) is None):
-                break
+        while _exists(attributes, _names(prefix, count, layout)):
             count += 1
-        messages = _indexed_from_end(attributes, prefix, (layout, part, call), count)
+        messages = _indexed_from_end(attributes, prefix, layout, count)
         return _assistant_from_end(messages) if output else _last_user_from_end(messages)
     return ""
 
 
-def _indexed_from_end(attributes: Mapping[str, str], prefix: str, layout: tuple[str, str, str], count: int
-                      ) -> Iterator[Message]:
+def _exists(attributes: Mapping[str, str], names: _Names) -> bool:
+    """Whether :func:`_indexed_message` finds a message there: at once when it has a role or content (most do)."""
+    return names.role in attributes or names.content in attributes or _indexed_message(attributes, names) is not None
+
+
+def _indexed_from_end(attributes: Mapping[str, str], prefix: str, layout: int, count: int) -> Iterator[Message]:
     """Messages ``count - 1`` down to 0 of a flattened family (each of them exists)."""
-    base, part, call = layout
     for index in range(count - 1, -1, -1):
-        message = _indexed_message(attributes, f"{prefix}.{index}.{base}", part, call)
+        message = _indexed_message(attributes, _names(prefix, index, layout))
         if message is not None:
             yield message
 
