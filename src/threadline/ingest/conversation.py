@@ -56,28 +56,44 @@ _INPUT_LISTS = _candidates(keys.INPUT_MESSAGES)
 _OUTPUT_LISTS = _candidates(keys.OUTPUT_MESSAGES)
 
 
-def _is_json(attributes: Mapping[str, str], key: keys.Key, value: str) -> bool:
-    """Whether a text key's value is a raw JSON request/response to read after the message lists."""
-    if key.name not in keys.DEFERRED_WHEN_JSON:
+# Per text key: its name and, when its value may be a raw JSON request/response (keys.DEFERRED_WHEN_JSON), the name
+# of the attribute typing it ('' when none does); None for keys whose JSON is their real value. Computed once.
+_TextKey = tuple[str, str | None]
+
+
+def _text_keys(listed: tuple[keys.Key, ...]) -> tuple[_TextKey, ...]:
+    return tuple((k.name, (mime.name if (mime := keys.DEFERRED_WHEN_JSON[k.name]) else "")
+                  if k.name in keys.DEFERRED_WHEN_JSON else None) for k in listed)
+
+
+_INPUT_TEXT = _text_keys(keys.INPUT)
+_OUTPUT_TEXT = _text_keys(keys.OUTPUT)
+_ENCODED_INPUT = tuple(k.name for k in keys.ENCODED_INPUT)
+_ENCODED_OUTPUT = tuple(k.name for k in keys.ENCODED_OUTPUT)
+
+
+def _is_json(attributes: Mapping[str, str], mime: str | None, value: str) -> bool:
+    """Whether a text key's value is a raw JSON request/response to read after the message lists (``mime``: as in
+    :data:`_TextKey`)."""
+    if mime is None:
         return False
-    mime = keys.DEFERRED_WHEN_JSON[key.name]
-    return value[0] in "[{" or (mime is not None and attributes.get(mime.name) == _JSON_MIME)
+    return value[0] in "[{" or (bool(mime) and attributes.get(mime) == _JSON_MIME)
 
 
-def _text_value(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]) -> str:
+def _text_value(attributes: Mapping[str, str], candidates: tuple[_TextKey, ...]) -> str:
     """The first plain-text value of ``candidates`` ('' when each is absent, empty or JSON)."""
-    for key in candidates:
-        value = attributes.get(key.name)
-        if value and not _is_json(attributes, key, value):
+    for name, mime in candidates:
+        value = attributes.get(name)
+        if value and not _is_json(attributes, mime, value):
             return value
     return ""
 
 
-def _json_value(attributes: Mapping[str, str], candidates: tuple[keys.Key, ...]) -> str:
+def _json_value(attributes: Mapping[str, str], candidates: tuple[_TextKey, ...]) -> str:
     """The first deferred JSON value of ``candidates`` (see ``keys.DEFERRED_WHEN_JSON``), else ''."""
-    for key in candidates:
-        value = attributes.get(key.name)
-        if value and _is_json(attributes, key, value):
+    for name, mime in candidates:
+        value = attributes.get(name)
+        if value and _is_json(attributes, mime, value):
             return value
     return ""
 
@@ -143,7 +159,7 @@ def _events(raw: RawSpan, *, output: bool) -> str:
 def input_text(raw: RawSpan) -> str:
     """A span's input by steps 1-3 of the module's precedence; '' when none applies."""
     attributes = raw.attributes
-    return (_text_value(attributes, keys.INPUT)
+    return (_text_value(attributes, _INPUT_TEXT)
             or _from_lists(attributes, _INPUT_LISTS, output=False)
             or (_events(raw, output=False) if raw.events else ""))
 
@@ -151,25 +167,25 @@ def input_text(raw: RawSpan) -> str:
 def output_text(raw: RawSpan) -> str:
     """A span's output by steps 1-3 of the module's precedence; '' when none applies."""
     attributes = raw.attributes
-    return (_text_value(attributes, keys.OUTPUT)
+    return (_text_value(attributes, _OUTPUT_TEXT)
             or _from_lists(attributes, _OUTPUT_LISTS, output=True)
             or (_events(raw, output=True) if raw.events else ""))
 
 
-def _decoded(attributes: Mapping[str, str], text_keys: tuple[keys.Key, ...], encoded: tuple[keys.Key, ...], *,
+def _decoded(attributes: Mapping[str, str], text_keys: tuple[_TextKey, ...], encoded: tuple[str, ...], *,
              output: bool) -> str:
     value = _json_value(attributes, text_keys)
     if not value:
-        value = next((attributes[k.name] for k in encoded if attributes.get(k.name)), "")
+        value = next((found for name in encoded if (found := attributes.get(name))), "")
     return content_text(value, output=output) if value else ""
 
 
 def encoded_input(raw: RawSpan) -> str:
     """Step 4 for the input: a JSON text-key value or ``traceloop.entity.input``, decoded; '' when there is none."""
-    return _decoded(raw.attributes, keys.INPUT, keys.ENCODED_INPUT, output=False)
+    return _decoded(raw.attributes, _INPUT_TEXT, _ENCODED_INPUT, output=False)
 
 
 def encoded_output(raw: RawSpan) -> str:
     """Step 4 for the output: a JSON text-key value or ``traceloop.entity.output``, decoded; '' when there is
     none."""
-    return _decoded(raw.attributes, keys.OUTPUT, keys.ENCODED_OUTPUT, output=True)
+    return _decoded(raw.attributes, _OUTPUT_TEXT, _ENCODED_OUTPUT, output=True)
