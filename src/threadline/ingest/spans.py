@@ -108,6 +108,8 @@ def rows_to_arrow(rows: list[SpanRow]) -> pa.Table:
 
 def _map_array(dicts: Sequence[dict[str, str]]) -> pa.Array:
     # Flat keys and values with offsets: C-level passes over the dicts, no (key, value) tuple per entry.
+    if len(dicts) > 1 and all(d is dicts[0] for d in dicts):  # the resource of a request's spans: built once
+        return _map_array(dicts[:1]).take(pa.array([0] * len(dicts), pa.int32()))
     offsets = pa.array([0, *itertools.accumulate(map(len, dicts))], pa.int32())
     keys = pa.array(list(itertools.chain.from_iterable(dicts)), pa.string())
     values = pa.array(list(itertools.chain.from_iterable(d.values() for d in dicts)), pa.string())
