@@ -21,7 +21,11 @@ garbage collector (``gc.freeze``) so that a stage is not charged for collections
 (20,000 trace states), as in a server: code that allocates many container objects pays for collections there.
 Prints a table of µs per span and writes JSON to bench/results/.
 
-    .venv/bin/python bench/decode_normalize.py [--spans 50000] [--repeat 3] [--profile STAGE]
+    .venv/bin/python bench/decode_normalize.py [--spans 50000] [--repeat 3] [--profile STAGE] [--check-against SRC]
+
+``--check-against OLD/src`` first checks that this checkout makes the same span tables as another one, byte for byte
+(ingest time fixed), on the same requests; ``PYTHONPATH=OLD/src .venv/bin/python bench/decode_normalize.py`` times
+the other checkout on the same machine.
 """
 
 from __future__ import annotations
@@ -29,12 +33,18 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
+import pickle
 import pstats
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from results_file import write_results
 from rich.console import Console
 from rich.table import Table
@@ -127,7 +137,40 @@ def measure_served(bodies: list[bytes], projects: list[str], repeat: int) -> flo
     return best
 
 
+FIXED_INGESTED_US = 1_767_225_600_000_000
+
+
+def tables_file(bodies: list[bytes], projects: list[str], out: Path) -> None:
+    """Write the table of every body (ingest time fixed), concatenated, as an Arrow IPC file."""
+    prices = PriceTable.load()
+    tables = [normalize_batch(to_raw_spans(decode_request(body, PROTOBUF)), project, prices, FIXED_INGESTED_US)
+              for body, project in zip(bodies, projects, strict=True)]
+    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, tables[0].schema) as writer:
+        writer.write_table(pa.concat_tables(tables))
+
+
+def check_against(source: Path, bodies: list[bytes], projects: list[str], console: Console) -> bool:
+    """Whether the threadline package at ``source`` (a checkout's ``src``) makes the same tables of these bodies as
+    this one, byte for byte: the guard of an optimisation of this path."""
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs, theirs, ours = Path(scratch, "bodies.pickle"), Path(scratch, "theirs.arrow"), Path(scratch, "ours")
+        inputs.write_bytes(pickle.dumps((bodies, projects)))
+        subprocess.run([sys.executable, __file__, "--dump-tables", str(inputs), str(theirs)], check=True,
+                       env={**os.environ, "PYTHONPATH": str(source)})
+        tables_file(bodies, projects, ours)
+        expected, got = (pa.ipc.open_file(str(path)).read_all() for path in (theirs, ours))
+    differing = [name for name in expected.column_names if not expected.column(name).equals(got.column(name))]
+    same = expected.schema == got.schema and not differing
+    console.print(f"tables {'identical to' if same else 'DIFFERENT from'} those of {source} "
+                  f"({expected.num_rows:,} rows{'; columns differing: ' + ', '.join(differing) if differing else ''})")
+    return same
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--dump-tables":  # the other side of --check-against
+        bodies, projects = pickle.loads(Path(sys.argv[2]).read_bytes())
+        tables_file(bodies, projects, Path(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--spans-per-request", type=int, default=500)
@@ -137,6 +180,9 @@ def main() -> None:
                         help="also print a cProfile of this stage (its profiled pass is not timed)")
     parser.add_argument("--label", default="", help="a note stored with the results (e.g. 'baseline')")
     parser.add_argument("--name", default="decode_normalize", help="results file name (bench/results/NAME-*.json)")
+    parser.add_argument("--check-against", type=Path, metavar="SRC",
+                        help="first check that the threadline package in SRC (e.g. an older checkout's src) makes the "
+                        "same tables of the workload's requests; exit 1 if not")
     args = parser.parse_args()
     console = Console()
     workload = Workload(WorkloadConfig(spans=args.spans, spans_per_request=args.spans_per_request, seed=args.seed))
@@ -147,6 +193,8 @@ def main() -> None:
     spans = sum(r.spans for r in requests)
     otlp_bytes = sum(len(b) for b in bodies)
     console.print(f"{spans:,} spans in {len(bodies)} requests, {otlp_bytes / spans:,.0f} B of OTLP per span")
+    if args.check_against and not check_against(args.check_against, bodies, projects, console):
+        raise SystemExit(1)
     best = measure(bodies, projects, args.repeat, args.profile)
     best[SERVED] = measure_served(bodies, projects, args.repeat)
 

@@ -196,6 +196,13 @@ def fold(state: TraceState, facts: SpanFacts, indexes: Sequence[int]) -> None:
     c = facts.columns
     parents, starts, ends, span_ids = c["parent_span_id"], c["start_ns"], c["end_ns"], c["span_id"]
     has_input, has_output = c["input"], c["output"]
+    # Every column as a local once per fold, not a dict lookup per span and column.
+    sessions, users, trace_names, names = c["session_id"], c["user_id"], c["trace_name"], c["name"]
+    span_types, statuses, models, tags_ = c["span_type"], c["status_code"], c["model"], c["tags"]
+    input_tokens, output_tokens, total_tokens, costs = (c["input_tokens"], c["output_tokens"], c["total_tokens"],
+                                                        c["cost_usd"])
+    reported_tokens, reported_costs = c["reported_tokens"], c["reported_cost_usd"]
+    end_states, previouses, metadatas = c["end_state"], c["session_previous_id"], c["metadata"]
     input_winner: int | None = None
     output_winner: int | None = None
     for i in indexes:
@@ -203,50 +210,50 @@ def fold(state: TraceState, facts: SpanFacts, indexes: Sequence[int]) -> None:
         state.span_ids.add(span_id)
         parent, start, end = parents[i], starts[i], ends[i]
         root_first = _root_first(parent, start, span_id)
-        session = c["session_id"][i]
+        session = sessions[i]
         if session and session not in state.excluded_sessions:
             state.named_sessions.add(session)
             if not state.session_key or root_first < state.session_key:
                 state.session_id, state.session_key = session, root_first
-        user = c["user_id"][i]
+        user = users[i]
         if user and (not state.user_key or root_first < state.user_key):
             state.user_id, state.user_key = user, root_first
-        trace_name = c["trace_name"][i]
+        trace_name = trace_names[i]
         name_key = ("0" if trace_name else "1") + root_first
         if not state.name_key or name_key < state.name_key:
-            state.name, state.name_key = trace_name or c["name"][i], name_key
+            state.name, state.name_key = trace_name or names[i], name_key
         state.start_ns = min(state.start_ns, start)
         state.end_ns = max(state.end_ns, end)
         state.span_count += 1
-        span_type = c["span_type"][i]
+        span_type = span_types[i]
         state.llm_call_count += span_type == "llm"
         state.tool_call_count += span_type == "tool"
-        status = c["status_code"][i]
+        status = statuses[i]
         state.error_count += status == "ERROR"
         if not state.status_key or root_first < state.status_key:
             state.status_code, state.status_key = status, root_first
         if span_type in USAGE_TYPES:
-            state.input_tokens += c["input_tokens"][i]
-            state.output_tokens += c["output_tokens"][i]
-            state.usage_tokens += c["total_tokens"][i]
-            state.usage_cost_usd += c["cost_usd"][i]
-        state.reported_tokens = max(state.reported_tokens, c["reported_tokens"][i])
-        state.reported_cost_usd = max(state.reported_cost_usd, c["reported_cost_usd"][i])
-        model = c["model"][i]
+            state.input_tokens += input_tokens[i]
+            state.output_tokens += output_tokens[i]
+            state.usage_tokens += total_tokens[i]
+            state.usage_cost_usd += costs[i]
+        state.reported_tokens = max(state.reported_tokens, reported_tokens[i])
+        state.reported_cost_usd = max(state.reported_cost_usd, reported_costs[i])
+        model = models[i]
         if model:
             state.models.add(model)
-        tags = c["tags"][i]
+        tags = tags_[i]
         if tags:
             state.tags.update(tags)
-        end_state = c["end_state"][i]
+        end_state = end_states[i]
         if end_state:
             end_key = f"{end:020d}{span_id}"
             if end_key > state.end_state_key:
                 state.end_state, state.end_state_key = end_state, end_key
-        previous = c["session_previous_id"][i]
+        previous = previouses[i]
         if previous and (not state.previous_key or root_first < state.previous_key):
             state.previous_session_id, state.previous_key = previous, root_first
-        metadata = c["metadata"][i]
+        metadata = metadatas[i]
         if metadata and (not state.metadata_key or root_first < state.metadata_key):
             state.metadata, state.metadata_key = list(metadata), root_first
         if has_input[i] and (not state.input_key or root_first < state.input_key):
