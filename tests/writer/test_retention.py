@@ -164,3 +164,18 @@ def test_project_ids_are_bound_not_formatted(store: Store) -> None:
     expire_project(store, committer, project, 5, now=NOW)
     assert stored_traces(store, project) == set()
     assert stored_traces(store, other) == {"t2"}
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["shared", "exclusive"])
+def test_a_late_span_inserted_before_the_pass_and_folded_after_is_not_counted(store: Store, exclusive: bool) -> None:
+    """The writer inserts a batch outside its rollup lock and folds it later: a late span of an expired trace that
+    the pass deletes in between must not be folded into a fresh trace from the batch's own facts."""
+    project = new_project()
+    committer = BatchCommitter(store, exclusive=exclusive)
+    seed(store, committer, project, one_batch=True)
+    late = committer.insert(rows(turn("a-old", "A", 1)[:1], project))  # a replayed child, not yet folded
+    expire_project(store, committer, project, 5, now=NOW)
+    committer.recompute_inserted(late)
+    assert stored_traces(store, project) == {"a-new", "c-edge"}
+    assert session_state(store, project)["A"]["trace_count"] == 1
+    assert_exact(store, project)

@@ -22,7 +22,7 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -68,12 +68,14 @@ class CommitResult:
 @dataclass(frozen=True)
 class InsertedBatch:
     """A batch whose spans are inserted: the (project_id, trace_id) pairs it touched, its span count, the rollup
-    facts of its spans, and the journal ids of the batches it holds (several once merged)."""
+    facts of its spans, the journal ids of the batches it holds (several once merged), and the traces each of those
+    batches registered as inserted but not folded (one entry per batch and trace; the pass releases them)."""
 
     traces: list[Key]
     spans: int
     facts: SpanFacts | None = None
     batch_ids: tuple[str, ...] = ()
+    registered: tuple[Key, ...] = ()
 
     @classmethod
     def merge(cls, batches: Sequence[InsertedBatch]) -> InsertedBatch:
@@ -83,7 +85,7 @@ class InsertedBatch:
         if facts:
             merged = SpanFacts.concat(facts)
         return cls(sorted({key for b in batches for key in b.traces}), sum(b.spans for b in batches), merged,
-                   tuple(i for b in batches for i in b.batch_ids))
+                   tuple(i for b in batches for i in b.batch_ids), tuple(k for b in batches for k in b.registered))
 
 
 def batch_token(table: pa.Table) -> str:
@@ -152,6 +154,8 @@ class BatchCommitter:
         self._suspect: dict[Key, int] = {}
         self._marks = 0
         self._suspect_lock = threading.Lock()
+        # Traces of batches inserted but not yet folded (how many such batches each), for remove_traces.
+        self._unfolded: Counter[Key] = Counter()
 
     def _serialised(self, traces: Iterable[Key]) -> AbstractContextManager[None]:
         if self._guard is None:
@@ -177,21 +181,34 @@ class BatchCommitter:
         token = token or batch_token(table)
         traces = sorted(set(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
                                 strict=True)))
-        journal.record_pending(self.store, token, traces, self._versions.next())
+        with self._suspect_lock:
+            self._unfolded.update(traces)
         try:
+            journal.record_pending(self.store, token, traces, self._versions.next())
             self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token)
         except Exception:
             self._mark_suspect(traces)  # the spans may be stored though the insert failed
+            self._folded(traces)
             raise
-        return InsertedBatch(traces, table.num_rows, SpanFacts.from_spans(table), (token,))
+        return InsertedBatch(traces, table.num_rows, SpanFacts.from_spans(table), (token,), tuple(traces))
 
     def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
         """Second half of a commit: links and rollups of an inserted batch's traces (one at a time per process).
         Raises StoreError."""
         if not inserted.traces:
             return CommitResult(0, 0, 0, 0)
-        with self._serialised(inserted.traces), self._lock:
-            return self._pass(inserted.traces, inserted.facts, inserted.spans, inserted.batch_ids)
+        try:
+            with self._serialised(inserted.traces), self._lock:
+                return self._pass(inserted.traces, inserted.facts, inserted.spans, inserted.batch_ids)
+        finally:
+            self._folded(inserted.registered)
+
+    def _folded(self, traces: Sequence[Key]) -> None:
+        with self._suspect_lock:
+            self._unfolded.subtract(traces)
+            for key in traces:
+                if self._unfolded.get(key, 0) <= 0:
+                    self._unfolded.pop(key, None)
 
     def next_version(self) -> int:
         """A rollup version later than every rollup written so far by this committer and by every writer sharing
@@ -231,6 +248,11 @@ class BatchCommitter:
             for key in keys:
                 self._states.pop(key, None)  # a later span of the same id starts a fresh trace
             delete_rows(keys)
+            # A late span of one of these traces may have been inserted (outside the lock) before its rows were
+            # deleted, its fold still to come: that pass must rebuild the trace from what is stored, not fold.
+            with self._suspect_lock:
+                late = [key for key in keys if key in self._unfolded]
+            self._mark_suspect(late)
         return RemovedTraces(touched, emptied)
 
     def recover(self, chunk: int = RECOVERY_CHUNK) -> int:
