@@ -33,9 +33,10 @@ from threadline.writer.commit import BatchCommitter, Key
 log = logging.getLogger("threadline.retention")
 # Traces per rollup pass. Each pass runs one lightweight DELETE per table, which costs about the same whatever it
 # removes (it rewrites the row mask of every part holding a matching row), so large chunks are cheaper in total; but
-# the trace ids travel as one array parameter, and past ~20k ids a DELETE's cost leaps (1M spans, 2-core box: 5k ids
-# 1.0 s, 20k ids 2.2 s, 60k ids 114 s). Ingest waits while a chunk is removed, which also bounds it.
-CHUNK = 20_000
+# the trace keys travel as array parameters, and past ~1 MB of parameter a query's cost leaps (1M spans, 2-core box:
+# a DELETE by 5k ids 1.0 s, 20k ids 2.2 s, 60k ids 114 s; the state lookup by 12k keys 0.4 s, by 20k keys 26 s).
+# Ingest waits while a chunk is removed, which also bounds it.
+CHUNK = 10_000
 
 # Deleted for a chunk of expired traces, in this order: ``trace_state`` last (it is how the next pass finds the
 # traces a crash left behind).
