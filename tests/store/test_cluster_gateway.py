@@ -32,6 +32,8 @@ def test_mutations_of_sharded_tables_go_to_their_local_tables_on_cluster() -> No
         "TRUNCATE TABLE IF EXISTS {db}.logs_local ON CLUSTER 'prod'"
     assert for_cluster("OPTIMIZE TABLE {db}.spans FINAL", "prod", SHARDED_TABLES) == \
         "OPTIMIZE TABLE {db}.spans_local ON CLUSTER 'prod' FINAL"
+    assert for_cluster("ALTER TABLE {db}.spans APPLY DELETED MASK", "prod", SHARDED_TABLES) == \
+        "ALTER TABLE {db}.spans_local ON CLUSTER 'prod' APPLY DELETED MASK"
 
 
 def test_unsharded_tables_queries_and_inserts_run_as_written() -> None:

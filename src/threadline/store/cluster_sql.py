@@ -7,9 +7,9 @@ database itself are rewritten, so no caller needs to know the layout:
 * ``CREATE DATABASE`` / ``DROP DATABASE`` get ``ON CLUSTER`` (a drop also ``SYNC``, freeing the Keeper paths at
   once, so a database of the same name can be created again);
 * mutations and part operations on a sharded table (``DELETE FROM``, ``ALTER TABLE ... UPDATE|DELETE``,
-  ``TRUNCATE``, ``OPTIMIZE``) move to ``<name>_local ON CLUSTER``: a Distributed table has no parts to mutate. On an
-  unsharded table they run as written: it is replicated on every node, and Keeper carries the mutation to every
-  replica;
+  ``ALTER TABLE ... APPLY DELETED MASK``, ``TRUNCATE``, ``OPTIMIZE``) move to ``<name>_local ON CLUSTER``: a
+  Distributed table has no parts to mutate. On an unsharded table they run as written: it is replicated on every
+  node, and Keeper carries the mutation to every replica;
 * any other DDL outside migrations is refused (ValueError): run on one node only, it would leave the cluster's nodes
   with different schemas. Schema changes are migrations (:mod:`threadline.store.schema`).
 
@@ -45,7 +45,7 @@ _DATABASE = re.compile(r"^\s*(CREATE|DROP)\s+DATABASE\b", re.I)
 _PART_OPS = re.compile(
     r"^(?P<head>\s*(?:DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?(?:\s+IF\s+EXISTS)?|OPTIMIZE\s+TABLE|ALTER\s+TABLE)\s+)"
     r"\{db\}\.(?P<table>\w+)(?P<tail>.*)$", re.I | re.S)
-_MUTATION = re.compile(r"^\s*(UPDATE|DELETE)\b", re.I)
+_MUTATION = re.compile(r"^\s*(UPDATE|DELETE|APPLY\s+DELETED\s+MASK)\b", re.I)
 _DDL = re.compile(r"^\s*(CREATE|DROP|ALTER|RENAME|EXCHANGE|TRUNCATE|ATTACH|DETACH)\b", re.I)
 
 
