@@ -139,8 +139,8 @@ class GroupCommitWriter:
             stopping = item is None
             if not items:
                 continue
-            merged = InsertedBatch.merge([done for _, done in items])
-            try:
+            try:  # a failure here, merging included, fails the requests (a retry replays them): none may hang
+                merged = InsertedBatch.merge([done for _, done in items])
                 await asyncio.to_thread(self.committer.recompute_inserted, merged)
             except Exception as exc:
                 error: Exception | None = exc
