@@ -9,7 +9,7 @@ import time
 
 from threadline.api.state import AppState
 from threadline.store.errors import StoreError
-from threadline.writer.retention import ProjectRetention, run_retention
+from threadline.writer.retention import ProjectRetention, run_retention, windows_of
 
 log = logging.getLogger("threadline.retention")
 FIRST_PASS_DELAY_S = 30.0  # after start-up work (journal recovery, pending deletions), not competing with it
@@ -19,9 +19,8 @@ def retention_pass(state: AppState, project_id: str | None = None) -> list[Proje
     """Run one pass now, over every project or only ``project_id``, with the process's rollup writer; counts it in
     ``/metrics``. Blocking (call it from a thread). Raises StoreError."""
     started = time.monotonic()
-    windows = {p.project_id: p.retention_days for p in state.projects.list_projects()
-               if project_id is None or p.project_id == project_id}
-    results = run_retention(state.store, state.writer.committer, windows)
+    results = run_retention(state.store, state.writer.committer,
+                            windows_of(state.projects.list_projects(), project_id))
     state.metrics.retention_traces_removed.inc(sum(r.traces_removed for r in results))
     state.metrics.retention_pass_seconds.observe(time.monotonic() - started)
     return results

@@ -22,7 +22,7 @@ def _here(settings: Any, project: str | None) -> list[dict[str, Any]]:
     from threadline.auth.repository import ProjectRepository
     from threadline.store.migrations import migrate
     from threadline.writer.commit import BatchCommitter
-    from threadline.writer.retention import run_retention
+    from threadline.writer.retention import run_retention, windows_of
 
     store = open_store(settings)  # StoreUnavailable: a server owns the data directory
     migrate(store)
@@ -35,9 +35,7 @@ def _here(settings: Any, project: str | None) -> list[dict[str, Any]]:
         committer = guarded_committer(store, settings)
     else:
         committer = BatchCommitter(store)
-    windows = {p.project_id: p.retention_days for p in projects.list_projects()
-               if project is None or p.project_id == project}
-    return [vars(r) for r in run_retention(store, committer, windows)]
+    return [vars(r) for r in run_retention(store, committer, windows_of(projects.list_projects(), project))]
 
 
 @retention_app.command("run")

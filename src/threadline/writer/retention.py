@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from threadline.auth.repository import Project
 from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter, Key
 
@@ -138,6 +139,12 @@ def reclaim(store: Store) -> None:
     box: 2.7 s, 247 → 121 MB of spans). Raises StoreError."""
     for table in RECLAIMED_TABLES:
         store.command(f"ALTER TABLE {{db}}.{table} APPLY DELETED MASK", tag=f"retention.reclaim_{table}")
+
+
+def windows_of(projects: Iterable[Project], only: str | None = None) -> dict[str, int]:
+    """Project id → retention days of ``projects`` (all, or ``only`` that one), as :func:`run_retention` takes
+    them."""
+    return {p.project_id: p.retention_days for p in projects if only is None or p.project_id == only}
 
 
 def run_retention(store: Store, committer: BatchCommitter, windows: dict[str, int],

@@ -9,37 +9,24 @@ where it was asked to.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from threadline.api.problems import Problem
 from threadline.api.read_schemas import problem_responses
 from threadline.api.routers.admin import ERRORS, Admin
-from threadline.store.backup import BackupError, staging_path, write_backup
+from threadline.store.backup import BackupError, Manifest, staging_path, write_backup
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-class BackupOut(BaseModel):
-    """A backup written on the server's machine: ``path`` is its directory, the rest its manifest: ``tables`` maps
-    each table to its rows stored (every version, before merges), ``bytes`` is its size on disk, ``pause_ms`` how
-    long inserts waited, ``duration_ms`` the whole backup."""
+@dataclass(frozen=True)
+class BackupOut(Manifest):
+    """A backup written on the server's machine: its manifest (:class:`~threadline.store.backup.Manifest`) and
+    ``path``, its directory."""
 
-    path: str
-    format: str
-    format_version: int
-    threadline_version: str
-    clickhouse_version: str
-    created_at: str
-    database: str
-    schema_version: int
-    migrations: list[int]
-    tables: dict[str, int]
-    bytes: int
-    pause_ms: float
-    duration_ms: float
+    path: str = ""
 
 
 @router.post("/backup", response_model=BackupOut, status_code=201, summary="Back up the embedded store",
