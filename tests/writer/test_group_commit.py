@@ -1,6 +1,7 @@
-"""GroupCommitWriter on the real store: concurrent writes share commits, a write returns once its rows are
-queryable, overload is refused up front, a failed commit fails every writer of its batch, and stop() commits what is
-queued.
+"""GroupCommitWriter on the real store: concurrent writes share commits, a write returns once its spans are stored
+and settled() once their rollups are written, overload is refused up front, a failed insert fails every writer of its
+batch, a failed rollup pass is retried (and left to the journal when the writer stops), inserts wait for rollups that
+fall behind, and stop() commits what is queued.
 
 The committers below are real BatchCommitters (subclasses that count, pause or fail once); nothing is mocked.
 """
@@ -80,17 +81,42 @@ class GatedCommitter(CountingCommitter):
 
 
 class FailsOnceCommitter(CountingCommitter):
-    """The first commit writes everything and then fails, as a commit whose acknowledgement is lost would."""
+    """The first insert stores its spans and then fails, as an insert whose acknowledgement is lost would."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self.failure: StoreError | None = None
 
-    def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
-        result = super().recompute_inserted(inserted)
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
+        inserted = super().insert(rows, token)
         if self.failure is None:
-            self.failure = StoreError("injected: the store went away after the commit")
+            self.failure = StoreError("injected: the store went away after the insert")
             raise self.failure
+        return inserted
+
+
+class FailingRollupsCommitter(CountingCommitter):
+    """Rollup passes write everything and then fail (``before``: fail without writing anything), ``failures`` times
+    (-1: always); ``gate`` holds each pass."""
+
+    def __init__(self, store: Store, failures: int, before: bool = False) -> None:
+        super().__init__(store)
+        self.failures = failures
+        self.before = before
+        self.passes = 0
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
+        assert self.gate.wait(30), "the test never opened the gate"
+        self.passes += 1
+        if self.before and self.failures:
+            self.failures -= 1
+            raise StoreError("injected: the store is away")
+        result = super().recompute_inserted(inserted)
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("injected: the store went away after the rollups")
         return result
 
 
@@ -114,6 +140,7 @@ def test_concurrent_writes_share_commits(store: Store) -> None:
 
     async def scenario(writer: GroupCommitWriter) -> None:
         await asyncio.gather(*(writer.write(trace_rows("s-group")) for _ in range(50)))
+        assert await writer.settled()
         assert writer.pending_spans == 0
 
     run(scenario, committer)
@@ -134,14 +161,24 @@ def test_batches_are_capped_at_flush_max_spans(store: Store) -> None:
     assert counts(store, "s-cap") == (30, 10, 10 * 2 * 10)
 
 
-def test_write_returns_once_rows_are_queryable(store: Store) -> None:
+def test_write_returns_once_spans_are_stored_and_settled_once_rollups_are(store: Store) -> None:
+    committer = FailingRollupsCommitter(store, failures=0)
+
     async def scenario(writer: GroupCommitWriter) -> None:
         for n in range(1, 4):
+            committer.gate.clear()
             await writer.write(trace_rows("s-durable"))
-            # no await in between: the rows and the rollups they touch are already committed
+            # no await in between: the spans are committed, their rollups wait for the gate
+            assert counts(store, "s-durable") == (2 * n, n - 1, 10 * (n - 1))
+            reading = asyncio.create_task(writer.settled())
+            await asyncio.sleep(0.05)
+            assert not reading.done()
+            committer.gate.set()
+            assert await reading
             assert counts(store, "s-durable") == (2 * n, n, 10 * n)
+            assert await writer.settled()  # nothing acknowledged since: at once
 
-    run(scenario, BatchCommitter(store))
+    run(scenario, committer)
 
 
 def test_overload_is_refused_and_nothing_is_dropped(store: Store) -> None:
@@ -159,6 +196,7 @@ def test_overload_is_refused_and_nothing_is_dropped(store: Store) -> None:
         assert writer.pending_spans == 10
         committer.gate.set()
         await asyncio.gather(first, fits)
+        assert await writer.settled()
         assert writer.pending_spans == 0
         await writer.write(trace_rows("s-load", spans=5))  # room again
 
@@ -166,7 +204,7 @@ def test_overload_is_refused_and_nothing_is_dropped(store: Store) -> None:
     assert counts(store, "s-load") == (15, 3, 10 * (5 + 3 + 4))
 
 
-def test_failed_commit_fails_every_writer_of_its_batch(store: Store) -> None:
+def test_failed_insert_fails_every_writer_of_its_batch(store: Store) -> None:
     committer = FailsOnceCommitter(store)
     traces = [trace_rows("s-fail") for _ in range(5)]
 
@@ -177,10 +215,56 @@ def test_failed_commit_fails_every_writer_of_its_batch(store: Store) -> None:
         assert writer.pending_spans == 0
         # the next batch works; the clients' retries of the failed writes double count nothing
         await asyncio.gather(*(writer.write(rows) for rows in traces), writer.write(trace_rows("s-fail")))
+        assert await writer.settled()
 
     run(scenario, committer)
     assert len(committer.batches) == 2
     assert counts(store, "s-fail") == (12, 6, 60)
+
+
+def test_failed_rollup_pass_is_retried_until_it_succeeds(store: Store) -> None:
+    committer = FailingRollupsCommitter(store, failures=2)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(trace_rows("s-retry")) for _ in range(5)))  # acknowledged: stored
+        assert await writer.settled()
+        assert committer.passes >= 3
+        assert counts(store, "s-retry") == (10, 5, 50)
+
+    run(scenario, committer, retry_s=0.01)
+
+
+def test_stop_leaves_a_failing_rollup_pass_to_the_journal(store: Store) -> None:
+    committer = FailingRollupsCommitter(store, failures=-1, before=True)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(trace_rows("s-journal")) for _ in range(3)))
+        assert not await writer.settled(timeout_s=0.2)  # the read goes ahead after its timeout
+        assert counts(store, "s-journal") == (6, 0, 0)
+
+    run(scenario, committer, retry_s=0.01)
+    # the spans were acknowledged, so they are stored; the next start's recovery writes their rollups
+    recovered = BatchCommitter(store)
+    assert recovered.recover() == 3
+    assert counts(store, "s-journal") == (6, 3, 30)
+
+
+def test_inserts_wait_for_rollups_that_fall_behind(store: Store) -> None:
+    committer = FailingRollupsCommitter(store, failures=0)
+    committer.gate.clear()
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await writer.write(trace_rows("s-behind", spans=3))  # 3 spans whose rollups wait for the gate
+        second = asyncio.create_task(writer.write(trace_rows("s-behind", spans=3)))
+        await asyncio.sleep(0.1)
+        assert not second.done()  # 3 unfolded spans reached max_unfolded_spans: the insert waits
+        assert counts(store, "s-behind")[0] == 3
+        committer.gate.set()
+        await second
+        assert await writer.settled()
+        assert counts(store, "s-behind") == (6, 2, 40)
+
+    run(scenario, committer, max_unfolded_spans=3)
 
 
 def test_stop_commits_what_is_queued(store: Store) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
@@ -34,7 +34,7 @@ from threadline.api.routers import (
     traces,
 )
 from threadline.api.session_paths import by_id_router
-from threadline.api.state import AppState
+from threadline.api.state import AppState, settled_writes
 from threadline.auth.authenticator import Authenticator, FailureThrottle, is_loopback
 from threadline.auth.repository import ProjectRepository
 from threadline.ingest.native import NativeBatch
@@ -162,12 +162,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # Pages and lists are text that compresses ~10x (a 200-turn session page is ~700 KB); only when the client
     # asks (Accept-Encoding: gzip) and above 1 KB, so small ingest answers pay nothing.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Routes that read or change what ingest wrote see every span acknowledged before they were called.
+    settled = [Depends(settled_writes)]
     session_routers = [module.router for module in (sessions, session_reads, session_writes, scores)]
-    app.include_router(by_id_router(*session_routers))  # /v1/sessions/id/{session_id}...: every session id
-    for module in (otlp, logs, ingest, sessions, session_reads, session_writes, scores, traces, login, admin,
-                   admin_backup, admin_retention, health, metrics, langfuse, agentops):
+    app.include_router(by_id_router(*session_routers), dependencies=settled)  # /v1/sessions/id/{session_id}...
+    for module in (otlp, logs, ingest, login, admin_backup, health, metrics, langfuse, agentops):
         app.include_router(module.router)
-    dashboard.install(app)  # after the API routers: pages never shadow /v1
+    for module in (sessions, session_reads, session_writes, scores, traces, admin, admin_retention):
+        app.include_router(module.router, dependencies=settled)
+    dashboard.install(app, dependencies=settled)  # after the API routers: pages never shadow /v1
 
     def openapi() -> dict[str, Any]:
         # /v1/ingest parses its body itself (size limit, gzip); publish the schema of what it accepts.

@@ -48,3 +48,11 @@ def app_state(request: Request) -> AppState:
     """FastAPI dependency: the app's AppState."""
     state: AppState = request.app.state.threadline
     return state
+
+
+async def settled_writes(request: Request) -> None:
+    """FastAPI dependency of every route that reads or changes sessions: waits until the rollups of every span
+    acknowledged before the request arrived are written (embedded group commit acknowledges spans once they are
+    stored, and folds them right after), so a client that ingested and then reads sees what it sent."""
+    state: AppState = request.app.state.threadline
+    await state.writer.settled()

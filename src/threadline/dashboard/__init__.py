@@ -9,8 +9,9 @@ as ``/v1`` and write through the JSON API.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -22,13 +23,14 @@ from threadline.dashboard.templating import STATIC_DIR
 API_PREFIXES = ("/v1/", "/static/")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, dependencies: Sequence[params.Depends] = ()) -> None:
     """Mount the dashboard on ``app``: static files at ``/static`` and the page routers. Call after the API routers
     are included (page paths never shadow ``/v1``) and after :func:`threadline.api.problems.install`: an unknown
-    URL a browser navigates to gets the HTML not-found page, every other 404 stays problem+json."""
+    URL a browser navigates to gets the HTML not-found page, every other 404 stays problem+json. ``dependencies`` run
+    before every page (the API's read fence)."""
     app.mount(STATIC_PREFIX, AssetFiles(directory=STATIC_DIR), name="static")
     for router in (pages_list.router, pages_detail.router, pages_trace.router):
-        app.include_router(router)
+        app.include_router(router, dependencies=dependencies)
     as_problem = app.exception_handlers[StarletteHTTPException]
 
     async def not_found(request: Request, exc: Exception) -> Response:

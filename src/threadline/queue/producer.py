@@ -1,11 +1,11 @@
 """The API side of the scaled ingest path: span batches appended to Redis Streams.
 
 :class:`QueueProducer` has the interface of the embedded :class:`~threadline.writer.group_commit.GroupCommitWriter`
-(``start``/``stop``/``write``/``pending_spans``/``max_pending_spans``), so the ingest routes do not know which one
-runs. ``write`` returns once Redis acknowledged the XADDs of every shard part of the batch (one MULTI/EXEC, so a
-request is queued whole or not at all): with AOF ``appendfsync always`` that is durable (DESIGN.md, "Durability
-contract"). Streams are never trimmed by the producer (trimming would drop unconsumed spans): workers XDEL what
-they committed, so a stream's length is its backlog.
+(``start``/``stop``/``write``/``settled``/``pending_spans``/``max_pending_spans``), so the ingest routes do not know
+which one runs. ``write`` returns once Redis acknowledged the XADDs of every shard part of the batch (one
+MULTI/EXEC, so a request is queued whole or not at all): with AOF ``appendfsync always`` that is durable (DESIGN.md,
+"Durability contract"). Streams are never trimmed by the producer (trimming would drop unconsumed spans): workers XDEL
+what they committed, so a stream's length is its backlog.
 """
 
 from __future__ import annotations
@@ -94,6 +94,11 @@ class QueueProducer:
                 await asyncio.wait_for(asyncio.shield(self._monitor), SHUTDOWN_WAIT_S)
         with contextlib.suppress(TimeoutError, redis.RedisError):
             await asyncio.wait_for(self._client.aclose(), SHUTDOWN_WAIT_S)
+
+    async def settled(self) -> bool:
+        """Reads in queue mode do not wait for the consumers: the sessions of acknowledged spans appear once a worker
+        has committed them (``threadline_queue_depth`` tells how far behind they are). Returns True at once."""
+        return True
 
     async def write(self, rows: SpanBatch) -> None:
         """Append ``rows`` to their shard streams; return once Redis acknowledged all of them. Raises QueueFull,

@@ -1,14 +1,28 @@
 """Embedded group commit: ingest requests enqueue span rows and await the commit of the batch that holds them.
 
-A batch is flushed when it reaches ``flush_max_spans`` or ``flush_interval_ms`` after its first request; commits
-run one at a time in a worker thread (off the event loop). A request's future resolves only after ClickHouse has
-committed its spans and the rollups they touch, so a 2xx means durable (DESIGN.md, "Durability contract").
+Two stages, each one thread at a time (off the event loop):
+
+1. **insert**: a batch is gathered when it reaches ``flush_max_spans`` or ``flush_interval_ms`` after its first
+   request; it is recorded as pending in the rollup journal and its spans are inserted. Its requests are then
+   acknowledged: the spans are committed to ClickHouse and, should the process die before their rollups are written,
+   the journal has the next start rebuild them (DESIGN.md, "Durability contract").
+2. **rollups**: every batch inserted since the last pass is folded in one pass (up to ``flush_max_spans`` spans), so
+   the pass's fixed cost (a handful of statements, each a few ms in chDB whatever its size) is shared by every request
+   that arrived meanwhile. A pass that fails is retried (its traces are rebuilt from their stored spans) until it
+   succeeds or the writer stops (then the journal has the next start finish it).
+
+Reads stay read-your-writes: :meth:`GroupCommitWriter.settled` waits until every batch acknowledged before it was
+called has its rollups written; the API's read routes await it (:func:`threadline.api.state.settled_writes`).
+Acknowledging at the insert instead of after the rollups lets exporters send their next request while the previous
+ones are folded: with the few exporters a deployment has (each sends one request at a time), passes would otherwise
+hold one or two requests each and their per-statement costs would dominate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -32,45 +46,75 @@ class _Request:
     future: asyncio.Future[None] = field(repr=False)
 
 
+@dataclass
+class _Inserted:
+    """A batch whose spans are inserted and acknowledged, its rollups to write; ``number`` counts batches."""
+
+    batch: InsertedBatch
+    number: int
+
+
 class GroupCommitWriter:
     """Batches concurrent writes into group commits. Use ``await start()`` then ``await write(rows)``; ``stop()``
-    commits what is queued and ends the loop."""
+    commits what is queued, writes every pending rollup it can, and ends the loops.
+
+    ``max_pending_spans`` bounds the spans accepted and not yet inserted (a request beyond it is refused with
+    :class:`Overloaded`); ``max_unfolded_spans`` (default twice ``flush_max_spans``) bounds the spans inserted whose
+    rollups are still to be written: above it, inserts wait, so acknowledgements slow down to the pace of the rollups
+    instead of letting reads fall behind. ``retry_s`` is the first wait before a failed rollup pass is retried
+    (doubling up to 5 s).
+    """
 
     def __init__(self, committer: BatchCommitter, *, flush_interval_ms: float = 5.0, flush_max_spans: int = 20_000,
-                 max_pending_spans: int = 500_000) -> None:
+                 max_pending_spans: int = 500_000, max_unfolded_spans: int | None = None,
+                 retry_s: float = 0.1) -> None:
         self.committer = committer
         self.flush_interval = flush_interval_ms / 1000
         self.flush_max_spans = flush_max_spans
         self.max_pending_spans = max_pending_spans
+        self.max_unfolded_spans = max_unfolded_spans or 2 * flush_max_spans
+        self.retry_s = retry_s
         self._queue: list[_Request] = []
         self._pending_spans = 0
+        self._unfolded: list[_Inserted] = []
+        self._unfolded_spans = 0
+        self._acknowledged = 0  # number of the last batch acknowledged
+        self._settled = 0  # number of the last batch whose rollups are written (every one before it too)
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._inserts_done = False
+        self._rollups_done = False
 
     @property
     def pending_spans(self) -> int:
-        """Spans accepted into the queue and not yet committed."""
-        return self._pending_spans
+        """Spans accepted and not yet committed with their rollups (queued, being inserted, or inserted with their
+        rollups still to write)."""
+        return self._pending_spans + self._unfolded_spans
 
     async def start(self) -> None:
-        """Start the flush loop on the running event loop."""
-        self._task = asyncio.create_task(self._run(), name="threadline-group-commit")
+        """Start the insert and rollup loops on the running event loop."""
+        self._tasks = [asyncio.create_task(self._gather_and_insert(), name="threadline-group-commit"),
+                       asyncio.create_task(self._rollups(), name="threadline-rollups")]
 
     async def stop(self) -> None:
-        """Commit everything queued, then end the flush loop."""
+        """Commit everything queued, write the rollups of everything inserted (a pass that fails is left to the
+        journal and the next start), then end the loops."""
         self._stopping = True
         self._wakeup.set()
-        if self._task is not None:
+        await self._notify()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def write(self, rows: SpanBatch) -> None:
-        """Wait until ``rows`` are committed. Raises Overloaded when the queue is full, RuntimeError when stopping,
-        and the commit's StoreError when the batch failed (nothing of it is acknowledged; a retry is safe)."""
+        """Wait until ``rows`` are committed (inserted and journaled; their rollups follow, see :meth:`settled`).
+        Raises Overloaded when the queue is full, RuntimeError when stopping, and the insert's StoreError when the
+        batch failed (nothing of it is acknowledged; a retry is safe)."""
         if not len(rows):
             return
-        if self._stopping or self._task is None:
+        if self._stopping or not self._tasks:
             raise RuntimeError("the writer is not running")
         if self._pending_spans + len(rows) > self.max_pending_spans:
             raise Overloaded(self._pending_spans)
@@ -79,6 +123,25 @@ class GroupCommitWriter:
         self._pending_spans += len(rows)
         self._wakeup.set()
         await asyncio.shield(future)
+
+    async def settled(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every batch acknowledged before this call has its rollups written (read-your-writes for the
+        API's reads). Returns False when ``timeout_s`` passed first (rollups failing, e.g. the store is down): the
+        read then goes ahead and may show those spans' sessions without them."""
+        target = self._acknowledged
+        if self._settled >= target:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s), self._changed:
+                await self._changed.wait_for(lambda: self._settled >= target or self._rollups_done)
+        except TimeoutError:
+            log.warning("a read waited %.0f s for rollups of acknowledged spans and went ahead", timeout_s)
+            return False
+        return self._settled >= target
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     def _take_batch(self) -> list[_Request]:
         taken: list[_Request] = []
@@ -89,70 +152,84 @@ class GroupCommitWriter:
             size += len(request.rows)
         return taken
 
-    async def _run(self) -> None:
-        # Two stages: this loop gathers batches and inserts their spans; _rollups recomputes the rollups of every
-        # batch inserted meanwhile, in one pass, and acknowledges them. Inserts run beside rollups, and the slower
-        # stage's per-pass cost is shared by more spans as load grows. The queue is bounded by max_pending_spans.
-        inserted: asyncio.Queue[tuple[list[_Request], InsertedBatch] | None] = asyncio.Queue()
-        rollups = asyncio.create_task(self._rollups(inserted), name="threadline-rollups")
+    async def _gather_and_insert(self) -> None:
         try:
-            await self._gather_and_insert(inserted)
-        finally:
-            await inserted.put(None)
-            await rollups
-
-    async def _gather_and_insert(self, inserted: asyncio.Queue[tuple[list[_Request], InsertedBatch] | None]
-                                 ) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if not self._queue:
-                if self._stopping:
-                    return
-                continue
-            if self.flush_interval and self._pending_spans < self.flush_max_spans and not self._stopping:
-                await asyncio.sleep(self.flush_interval)  # let concurrent requests join this batch
-            while self._queue:
-                batch = self._take_batch()
-                size = sum(len(request.rows) for request in batch)
-                try:
-                    rows = await asyncio.to_thread(concat, [request.rows for request in batch])
-                    done = await asyncio.to_thread(self.committer.insert, rows)
-                except Exception as exc:
-                    self._settle(batch, size, exc)
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                if not self._queue:
+                    if self._stopping:
+                        return
                     continue
-                await inserted.put((batch, done))
-            if self._stopping:
-                # stop() may have set the wakeup before this pass cleared it: nothing would set it again.
-                return
+                if self.flush_interval and self._pending_spans < self.flush_max_spans and not self._stopping:
+                    await asyncio.sleep(self.flush_interval)  # let concurrent requests join this batch
+                while self._queue:
+                    async with self._changed:  # the rollups are behind: insert (and acknowledge) at their pace
+                        await self._changed.wait_for(lambda: self._unfolded_spans < self.max_unfolded_spans
+                                                     or self._rollups_done)
+                    await self._insert(self._take_batch())
+                if self._stopping:
+                    # stop() may have set the wakeup before this pass cleared it: nothing would set it again.
+                    return
+        finally:
+            self._inserts_done = True
+            await self._notify()
 
-    async def _rollups(self, inserted: asyncio.Queue[tuple[list[_Request], InsertedBatch] | None]) -> None:
-        stopping = False
-        while not stopping:
-            item = await inserted.get()
-            items = []
-            while item is not None:
-                items.append(item)
-                if inserted.empty():
-                    break
-                item = inserted.get_nowait()
-            stopping = item is None
-            if not items:
-                continue
-            try:  # a failure here, merging included, fails the requests (a retry replays them): none may hang
-                merged = InsertedBatch.merge([done for _, done in items])
+    async def _insert(self, batch: list[_Request]) -> None:
+        size = sum(len(request.rows) for request in batch)
+        try:
+            rows = await asyncio.to_thread(concat, [request.rows for request in batch])
+            done = await asyncio.to_thread(self.committer.insert, rows)
+        except Exception as exc:
+            log.error("insert of %d spans failed: %s", size, exc)
+            self._settle(batch, size, exc)
+            return
+        self._acknowledged += 1
+        self._unfolded.append(_Inserted(done, self._acknowledged))
+        self._unfolded_spans += done.spans
+        self._settle(batch, size, None)
+        await self._notify()
+
+    async def _rollups(self) -> None:
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: bool(self._unfolded) or self._inserts_done)
+                if not self._unfolded:
+                    return  # inserts are over and every rollup is written
+                taken = [self._unfolded.pop(0)]
+                spans = taken[0].batch.spans
+                while self._unfolded and spans + self._unfolded[0].batch.spans <= self.flush_max_spans:
+                    taken.append(self._unfolded.pop(0))
+                    spans += taken[-1].batch.spans
+                if not await self._fold(InsertedBatch.merge([item.batch for item in taken])):
+                    return  # stopping while the pass fails: the journal has the next start finish it
+                self._unfolded_spans -= spans
+                self._settled = taken[-1].number
+                await self._notify()
+        finally:
+            self._rollups_done = True
+            await self._notify()
+
+    async def _fold(self, merged: InsertedBatch) -> bool:
+        """Write the rollups of ``merged``, retrying a pass that fails (the retry rebuilds its traces from their
+        stored spans). False when the writer stops while the pass still fails."""
+        wait = self.retry_s
+        while True:
+            try:
                 await asyncio.to_thread(self.committer.recompute_inserted, merged)
+                return True
             except Exception as exc:
-                error: Exception | None = exc
-            else:
-                error = None
-            for batch, done in items:
-                self._settle(batch, done.spans, error)
+                log.error("rollups of %d spans failed (retrying in %.1f s): %s", merged.spans, wait, exc)
+            # The failed pass released the traces it registered; the retry must not release them again.
+            merged = dataclasses.replace(merged, registered=())
+            if self._stopping:
+                return False
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 5.0)
 
     def _settle(self, batch: list[_Request], size: int, error: Exception | None) -> None:
         """Resolve the requests of a batch: committed (error None) or failed (nothing acknowledged)."""
-        if error is not None:
-            log.error("commit of %d spans failed: %s", size, error)
         for request in batch:
             if not request.future.done():
                 if error is None:
