@@ -26,6 +26,7 @@ from threadline.cli.common import (
     require_queue,
     settings_from,
 )
+from threadline.cli.gc_tuning import tune_gc
 from threadline.settings import Settings
 
 # rich_markup_mode=None: plain help text; with rich markup the "[env THREADLINE_...; default ...]" notes of the
@@ -100,6 +101,7 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
             _announce(settings)
 
     server.startup = startup  # type: ignore[method-assign]
+    tune_gc()
     server.run()
     if not server.started:
         raise typer.Exit(1)
@@ -123,6 +125,7 @@ def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: Cl
     require_queue(settings)
     store = open_or_exit(settings)
     apply(store)  # idempotent; a worker may start before any API replica did
+    tune_gc()
     run_workers(settings, store, consumers, metrics_port)
 
 
