@@ -356,7 +356,7 @@ class BatchCommitter:
                 kept = self._states.get(key)
                 if kept is not None:
                     self._states.move_to_end(key)
-                    found[key] = kept.narrow_copy(kept.version)
+                    found[key] = kept  # handed to the pass as is: a failed pass evicts what it folded into
                 elif self._known.may_contain(key):
                     to_read.append(key)
         if to_read:
@@ -373,9 +373,14 @@ class BatchCommitter:
         return known
 
     def _remember(self, states: list[TraceState], version: int) -> None:
+        """Keep the states this pass wrote (the objects themselves: the pass is over), at ``version``, without their
+        winners' texts (those of the rollup rows of ``version``, in the text cache)."""
         assert self._known is not None
         for state in states:
-            self._states[state.key] = state.narrow_copy(version)
+            state.version = version
+            state.input = None if state.input_key else ""
+            state.output = None if state.output_key else ""
+            self._states[state.key] = state
             self._states.move_to_end(state.key)
             self._known.add(state.key)
         while len(self._states) > self._state_cache_size:

@@ -17,7 +17,7 @@ Sort keys are fixed-width strings that order exactly as the SQL tuples of :mod:`
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -173,14 +173,6 @@ class TraceState:
         """Whether any of these spans is already folded into this state (a replay or a corrected resend)."""
         span_ids = facts.columns["span_id"]
         return any(span_ids[i] in self.span_ids for i in indexes)
-
-    def narrow_copy(self, version: int) -> TraceState:
-        """A copy at ``version`` without the winners' texts (they are those of the rollup row of ``version``),
-        safe to fold into while this one is kept."""
-        return replace(self, version=version, input=None if self.input_key else "",
-                       output=None if self.output_key else "", named_sessions=set(self.named_sessions),
-                       excluded_sessions=set(self.excluded_sessions), models=set(self.models), tags=set(self.tags),
-                       span_ids=set(self.span_ids), metadata=list(self.metadata))
 
     @property
     def texts_known(self) -> bool:
