@@ -47,6 +47,7 @@ from results_file import write_results
 from rich.console import Console
 from rich.table import Table
 from serving import (
+    THREAD_KINDS,
     Meter,
     ServeProcess,
     Snapshot,
@@ -308,7 +309,11 @@ def window_rows(windows: list[Snapshot], final: Snapshot) -> list[dict[str, Any]
                      "spans_per_s": round(spans / seconds) if seconds else None,
                      "server_cpu_ms_per_span": round((later.server_cpu - earlier.server_cpu) * 1000 / spans, 3),
                      "client_cpu_us_per_span": round((later.client_cpu - earlier.client_cpu) * 1e6 / spans, 1),
-                     "rss_mib": round(later.rss / 2**20)})
+                     "rss_mib": round(later.rss / 2**20),
+                     # threads that ended within the window drop out of these (the server's pools are long-lived)
+                     "server_threads_cpu_ms_per_span": {
+                         kind: round(max(0.0, later.server_threads.get(kind, 0) - earlier.server_threads.get(kind, 0))
+                                     * 1000 / spans, 3) for kind in THREAD_KINDS}})
     return rows
 
 
@@ -318,11 +323,14 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
                         f"exporters, requests of ≤{results['config']['spans_per_request']} spans "
                         f"({results['server']['mode']})")
     rate = "spans/s acknowledged (queued)" if results["ingest"].get("queue_lag_s") is not None else "spans/s"
-    for column in ("spans", "s", rate, "server CPU ms/span", "client CPU µs/span", "server RSS MiB"):
+    for column in ("spans", "s", rate, "server CPU ms/span", *(f"  {kind}" for kind in THREAD_KINDS),
+                   "client CPU µs/span", "server RSS MiB"):
         table.add_column(column, justify="right")
     for row in results["windows"]:
+        kinds = row.get("server_threads_cpu_ms_per_span", {})
         table.add_row(f"{row['from']:,}-{row['to']:,}", f"{row['seconds']}", f"{row['spans_per_s']:,}",
-                      f"{row['server_cpu_ms_per_span']}", f"{row['client_cpu_us_per_span']}", f"{row['rss_mib']}")
+                      f"{row['server_cpu_ms_per_span']}", *(f"{kinds.get(kind, 0)}" for kind in THREAD_KINDS),
+                      f"{row['client_cpu_us_per_span']}", f"{row['rss_mib']}")
     console.print(table)
     summary = Table(title="totals")
     summary.add_column("measure")

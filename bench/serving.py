@@ -251,18 +251,42 @@ def thread_cpu_delta(before: dict[int, tuple[str, float]], after: dict[int, tupl
 
 @dataclass
 class Snapshot:
-    """The state of a run at one moment: spans acknowledged, server and client CPU seconds, server RSS."""
+    """The state of a run at one moment: spans acknowledged, server and client CPU seconds, server RSS, and the
+    server's CPU seconds by thread kind (:func:`thread_kind`)."""
 
     wall: float
     acked: int
     server_cpu: float
     client_cpu: float
     rss: int
+    server_threads: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
         """JSON form."""
         return {"wall": round(self.wall, 3), "acked": self.acked, "server_cpu_s": round(self.server_cpu, 3),
                 "client_cpu_s": round(self.client_cpu, 3), "rss_bytes": self.rss}
+
+
+THREAD_KINDS = ("python", "merges", "chdb")
+
+
+def thread_kind(name: str) -> str:
+    """What a server thread does, from its name: ``merges`` (ClickHouse's MergeMutate pool: background merges),
+    ``python`` (interpreter threads: HTTP, decoding, the writer's Python, and the part of a chDB statement run in
+    the calling thread), ``chdb`` (ClickHouse's query and other pools)."""
+    if name.startswith("MergeMutate"):
+        return "merges"
+    if name.startswith(("python", "pt_main", "threadline", "asyncio")):
+        return "python"
+    return "chdb"
+
+
+def threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads (alive now) by :func:`thread_kind`."""
+    out = dict.fromkeys(THREAD_KINDS, 0.0)
+    for name, seconds in thread_cpu(pid).values():
+        out[thread_kind(name)] += seconds
+    return out
 
 
 class Meter:
@@ -288,17 +312,18 @@ class Meter:
 
     def snapshot(self) -> Snapshot:
         """The current :class:`Snapshot`."""
-        server_cpu, rss = 0.0, 0
+        server_cpu, rss, threads = 0.0, 0, {}
         if self.server is not None:
             try:
                 times = self.server.cpu_times()
                 server_cpu = times.user + times.system
                 rss = self.server.memory_info().rss
+                threads = threads_cpu(self.server.pid)
             except psutil.Error:
                 pass
         self.peak_rss = max(self.peak_rss, rss)
         client = self.client.cpu_times()
-        return Snapshot(time.time(), self.acked, server_cpu, client.user + client.system, rss)
+        return Snapshot(time.time(), self.acked, server_cpu, client.user + client.system, rss, threads)
 
     def start(self) -> Snapshot:
         """Take the first snapshot and start sampling; returns the snapshot."""
