@@ -123,9 +123,9 @@ def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: Cl
     settings = settings_from(data_dir=data_dir, queue_url=queue, clickhouse_url=clickhouse, cluster=cluster)
     configure_logging(settings.log_level)
     require_queue(settings)
+    tune_gc()  # before the store opens: chDB's session must not be frozen (it is torn down at exit)
     store = open_or_exit(settings)
     apply(store)  # idempotent; a worker may start before any API replica did
-    tune_gc()
     run_workers(settings, store, consumers, metrics_port)
 
 

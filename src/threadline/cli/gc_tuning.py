@@ -21,7 +21,9 @@ THRESHOLDS = (20_000, 20, 100)
 
 def tune_gc() -> None:
     """Freeze the objects alive now (never collected: start-up state) and raise the collector's thresholds to
-    :data:`THRESHOLDS`. Call once, after start-up allocations, before serving. Process-wide."""
+    :data:`THRESHOLDS`. Call once, after start-up allocations and before the store is opened: a frozen chDB session
+    is never collected, and tearing it down at interpreter exit crashed the process (SIGSEGV, seen with ``worker``).
+    Process-wide."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
