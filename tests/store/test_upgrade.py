@@ -1,7 +1,7 @@
-"""Upgrading a store written by the previous release (migrations 1-5; migration 6 is this release's):
-``threadline migrate --dry-run`` shows migration 6 with its SQL and changes nothing, ``threadline migrate`` applies it,
-and the server then shows every session with nothing lost, every key still valid, the new columns at their
-defaults."""
+"""Upgrading a store written by the previous release (migrations 1-6; migration 7 is this release's):
+``threadline migrate --dry-run`` shows migration 7 with its SQL and changes nothing, ``threadline migrate`` applies it,
+and the server then shows every session with nothing lost, every key still valid, the text columns on their new
+codec."""
 
 from __future__ import annotations
 
@@ -34,16 +34,16 @@ PROJECT = "acme"
 
 @pytest.fixture
 def previous(chdb_dir: Path) -> Iterator[Store]:
-    """A database of the previous release's schema (migrations 1-5) in the test process's chDB directory."""
+    """A database of the previous release's schema (migrations 1-6) in the test process's chDB directory."""
     store = Store.embedded(chdb_dir, f"upgrade_{uuid.uuid4().hex[:10]}")
-    migrate(store, MIGRATIONS[:5])
+    migrate(store, MIGRATIONS[:6])
     yield store
     store.command("DROP DATABASE IF EXISTS {db}", tag="test.drop")
 
 
 def _write_as_previous_release(store: Store) -> tokens.NewKey:
-    """A project and a key with the columns they had before migration 6, and 8 traces in 4 sessions written by the
-    writer. Returns the key."""
+    """A project and a key as the previous release wrote them, and 8 traces in 4 sessions written by the writer.
+    Returns the key."""
     store.command("INSERT INTO {db}.projects (project_id, name, created_at, deleted, version) "
                   "SELECT {p:String}, 'Acme', now64(3), 0, 1", {"p": PROJECT}, tag="test.old_project")
     key = tokens.generate()
@@ -75,31 +75,32 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     key = _write_as_previous_release(previous)
     assert_exact(previous, PROJECT)
     before = _state(previous)
-    assert [r["version"] for r in before["versions"]] == [1, 2, 3, 4, 5] and len(before["sessions"]) == 4
+    assert [r["version"] for r in before["versions"]] == [1, 2, 3, 4, 5, 6] and len(before["sessions"]) == 4
     env = {"THREADLINE_DATA_DIR": str(chdb_dir), "THREADLINE_DATABASE": previous.database}
 
     shown = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "1 migration(s) would be applied" in shown.output and "-- 6: project retention" in shown.output
-    assert (f"ALTER TABLE {previous.database}.projects ADD COLUMN IF NOT EXISTS retention_days UInt32 DEFAULT 0"
-            in shown.output)
-    assert f"ALTER TABLE {previous.database}.api_keys ADD COLUMN IF NOT EXISTS scope" in shown.output
+    assert "1 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
+    assert f"ALTER TABLE {previous.database}.spans MODIFY COLUMN input String CODEC(ZSTD(1))" in shown.output
+    assert f"ALTER TABLE {previous.database}.session_rollups MODIFY COLUMN last_output String" in shown.output
     assert _state(previous) == before  # a dry run changes nothing
 
     applied = CliRunner().invoke(app, ["migrate"], env=env)
-    assert applied.exit_code == 0 and "applied 1 migration(s)" in applied.output and "6: project" in applied.output
+    assert applied.exit_code == 0 and "applied 1 migration(s)" in applied.output and "7: faster" in applied.output
     again = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
-    assert again.exit_code == 0 and "is up to date (schema 6); nothing to apply" in again.output
+    assert again.exit_code == 0 and "is up to date (schema 7); nothing to apply" in again.output
 
     after = _state(previous)
     assert after["sessions"] == before["sessions"]
-    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6]
+    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7]
     assert_exact(previous, PROJECT)
-    defaults = previous.select(
-        "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
-        "FROM {db}.projects AS p FINAL JOIN {db}.api_keys AS k FINAL ON k.project_id = p.project_id "
-        "WHERE p.project_id = {p:String}", {"p": PROJECT}, tag="test.defaults")
-    assert defaults == [{"retention_days": 0, "scope": "all", "expires_at": None}]
+    codecs = previous.select(
+        "SELECT table, name, compression_codec FROM system.columns WHERE database = {d:String} AND name IN "
+        "('input', 'output', 'attributes', 'first_input', 'last_output') ORDER BY table, name",
+        {"d": previous.database}, tag="test.codecs")
+    assert {(c["table"], c["name"]) for c in codecs} >= {("spans", "attributes"), ("spans", "input"),
+                                                         ("trace_rollups", "output"), ("session_rollups", "first_input")}
+    assert all(c["compression_codec"] == "CODEC(ZSTD(1))" for c in codecs), codecs
 
     live = start_server(previous)  # what `threadline serve` then runs on the upgraded store
     try:
