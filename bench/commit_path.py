@@ -32,6 +32,8 @@ import pyarrow as pa
 from results_file import write_results
 from rich.console import Console
 from rich.table import Table
+from serving import thread_cpu as serving_thread_cpu
+from serving import thread_kind
 from workload import Workload, WorkloadConfig
 
 from threadline.api.otlp_export import decode_and_normalize
@@ -75,16 +77,12 @@ class StatementClock:
 
 
 def thread_cpu(process: psutil.Process) -> dict[str, float]:
-    """CPU seconds (user + system) of this process's threads, summed by thread name prefix (ClickHouse names its
-    pools: MergeMutate, ThreadPool...; Python threads show the interpreter's name)."""
+    """CPU seconds of this process's threads (:func:`serving.thread_cpu`), summed by thread name prefix (ClickHouse
+    names its pools: MergeMutate, ThreadPool...; Python threads count as ``python``)."""
     totals: dict[str, float] = defaultdict(float)
-    for thread in process.threads():
-        try:
-            name = Path(f"/proc/self/task/{thread.id}/comm").read_text().strip()
-        except OSError:
-            continue
-        kind = "python" if name.startswith(("python", "pt_main")) else name.rstrip("0123456789").rstrip("_-") or name
-        totals[kind] += thread.user_time + thread.system_time
+    for name, seconds in serving_thread_cpu(process.pid).values():
+        kind = "python" if thread_kind(name) == "python" else name.rstrip("0123456789").rstrip("_-") or name
+        totals[kind] += seconds
     return dict(totals)
 
 

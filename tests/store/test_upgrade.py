@@ -94,6 +94,11 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     assert after["sessions"] == before["sessions"]
     assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7]
     assert_exact(previous, PROJECT)
+    defaults = previous.select(
+        "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
+        "FROM {db}.projects AS p FINAL JOIN {db}.api_keys AS k FINAL ON k.project_id = p.project_id "
+        "WHERE p.project_id = {p:String}", {"p": PROJECT}, tag="test.defaults")
+    assert defaults == [{"retention_days": 0, "scope": "all", "expires_at": None}]
     codecs = previous.select(
         "SELECT table, name, compression_codec FROM system.columns WHERE database = {d:String} AND name IN "
         "('input', 'output', 'attributes', 'first_input', 'last_output') ORDER BY table, name",
