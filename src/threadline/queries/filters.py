@@ -31,6 +31,11 @@ Params = dict[str, Any]
 class Filter(Protocol):
     """A condition on session rows."""
 
+    @property
+    def columns(self) -> frozenset[str]:
+        """The session row columns (aliases) the condition reads."""
+        ...
+
     def render(self, name: str) -> tuple[str, Params]:
         """``(sql, params)``: a boolean SQL expression whose bind parameters all start with ``name``."""
         ...
@@ -43,6 +48,10 @@ class ActivityOverlaps:
 
     start_ns: int | None
     end_ns: int | None
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({"first_seen_ns", "last_seen_ns"})
 
     def render(self, name: str) -> tuple[str, Params]:
         parts, params = [], {}
@@ -62,6 +71,10 @@ class OneOf:
     column: Literal["user_id", "derived_end_state"]
     values: tuple[str, ...]
 
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
     def render(self, name: str) -> tuple[str, Params]:
         return f"{self.column} IN {{{name}:Array(String)}}", {name: list(self.values)}
 
@@ -73,6 +86,10 @@ class ArrayContains:
     column: Literal["tags", "models"]
     values: tuple[str, ...]
     every: bool = False
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
 
     def render(self, name: str) -> tuple[str, Params]:
         function = "hasAll" if self.every else "hasAny"
@@ -88,6 +105,10 @@ class Bound:
     kind: Literal["min", "max"]
     value: int | float
 
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
     def render(self, name: str) -> tuple[str, Params]:
         if self.column not in RANGE_FIELDS:
             raise ValueError(f"{self.column!r} takes no range")
@@ -102,6 +123,10 @@ class Bookmarked:
 
     value: bool
 
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({"bookmarked"})
+
     def render(self, name: str) -> tuple[str, Params]:
         return f"bookmarked = {{{name}:UInt8}}", {name: int(self.value)}
 
@@ -111,6 +136,10 @@ class HasErrors:
     """The session has (or has no) span with status ERROR."""
 
     value: bool
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({"error_count"})
 
     def render(self, name: str) -> tuple[str, Params]:
         return ("error_count > 0" if self.value else "error_count = 0"), {}
@@ -122,6 +151,10 @@ class MetadataEquals:
 
     key: str
     value: str
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({"metadata"})
 
     def render(self, name: str) -> tuple[str, Params]:
         return (f"mapContains(metadata, {{{name}_k:String}}) AND metadata[{{{name}_k:String}}] = {{{name}_v:String}}",

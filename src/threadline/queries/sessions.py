@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadline.queries import list_narrow as narrowed
 from threadline.queries import search as searched
 from threadline.queries.end_state import END_STATE_SQL
 from threadline.queries.filters import SessionFilters, where
@@ -114,7 +115,8 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     rollups, after ``offset`` rows or beyond ``keyset`` (not both).
 
     Two statements: the first reads only the columns that filters and sort keys need and returns the page's
-    session ids (and, with ``count``, the total and the page's position, from window functions over the same scan);
+    session ids (and, with ``count``, the total and the page's position, from window functions over the same scan;
+    without joins when filters and sort read rollup columns only, see :mod:`threadline.queries.list_narrow`);
     the second reads the full rows of those ids only, skipped for rows ``cache`` holds unchanged (see
     :mod:`threadline.queries.row_cache`; None: no cache, e.g. for exports). ``now_ns`` (default: now) decides
     ``active`` sessions. With ``search``, only sessions whose id, name or turns contain that text are listed, and
@@ -122,12 +124,17 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     Raises ValueError on a keyset that does not fit ``sort``; StoreError."""
     if keyset is not None and offset:
         raise ValueError("a page starts at an offset or at a keyset, not both")
-    conditions, params = where((filters or SessionFilters()).filters())
+    chosen = (filters or SessionFilters()).filters()
+    conditions, params = where(chosen)
     params |= {"project_id": project_id, "now_ns": now_ns if now_ns is not None else time.time_ns(),
                "idle_ns": idle_timeout_ns, "limit": limit + 1, "offset": offset}
-    source, fresh = LIST_SOURCE, _FRESH
+    source, fresh, read = LIST_SOURCE, _FRESH, _STAMP + _FRESH
+    narrow = narrowed.usable(sort.columns.union(*(item.columns for item in chosen)), search)
+    if narrow:
+        source, read = narrowed.NARROW_SOURCE, ("version_ns", "reported_end_state", "last_seen_ns")
     if search is not None:
         source, fresh = searched.searched_source(LIST_SOURCE), _FRESH + searched.COLUMNS
+        read = _STAMP + fresh
         conditions = f"{conditions} AND {searched.CONDITION}"
         params |= searched.params(search)
     qualify = ""
@@ -141,7 +148,7 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
         counters.append((f"countIf({precedes})", "preceding"))
     windows = "".join(f", {counter} OVER () AS {alias}" for counter, alias in counters) if count else ""
     found = store.select(
-        f"SELECT session_id, {', '.join(_STAMP + fresh)}, {sort.select_key()}{windows} FROM ({source}) "
+        f"SELECT session_id, {', '.join(read)}, {sort.select_key()}{windows} FROM ({source}) "
         f"WHERE {conditions} {qualify} ORDER BY {sort.order_by(reverse=before)} "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="sessions.list_keys", settings=LIST_SETTINGS)
     more = len(found) > limit or before  # before a keyset, the keyset's own row follows the page
@@ -160,6 +167,8 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
         if keyset is not None:
             position = int(counts["preceding"]) - (len(found) if before else 0)
         more = position + len(found) < total
+    if narrow:
+        narrowed.page_extras(store, project_id, found, params["now_ns"], idle_timeout_ns)
     rows = _full_rows(store, project_id, found, params["now_ns"], idle_timeout_ns, cache, fresh)
     return ListPage(rows=rows, total=total, position=position, keys=keys, has_more=more)
 

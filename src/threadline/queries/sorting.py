@@ -63,6 +63,12 @@ class Sort:
             head = _KEYS[self.field]
         return (*head, ("session_id", "String"))
 
+    @property
+    def columns(self) -> frozenset[str]:
+        """The session row columns (aliases) the sort key reads."""
+        head = "quality_score" if self.field == "quality_score" else _KEYS[self.field][0][0]
+        return frozenset({head, "session_id"})
+
     def order_by(self, *, reverse: bool = False) -> str:
         """The ``ORDER BY`` list (``reverse``: the opposite order, to read the page before a key)."""
         direction = "DESC" if self.descending != reverse else "ASC"
