@@ -1,35 +1,42 @@
-"""The sessions list without joins (``queries.list_narrow``) on real chDB: it is chosen only for rollup-only filters
-and sorts, and it returns exactly the rows, totals and fresh values of the joined statement: deleted sessions left
-out, annotated end states, annotation stamps and quality scores read for the page."""
+"""The sessions list's scan over only the columns it needs (``queries.list_narrow``) on real chDB: joins only where
+filters or sort need them, and exactly the rows, totals and fresh values of the full joined session row
+(``LIST_SOURCE``): deleted sessions left out, annotated user ids and end states, annotation stamps and quality
+scores of the page."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.queries.test_session_list import T0, P, S, names, seed
-from threadline.queries import list_narrow
 from threadline.queries.annotations import Annotation, put_annotation
 from threadline.queries.end_state import END_STATES
-from threadline.queries.filters import SessionFilters
+from threadline.queries.filters import SessionFilters, where
+from threadline.queries.list_narrow import source
 from threadline.queries.row_cache import RowCache
 from threadline.queries.scores import add_score
+from threadline.queries.session_row import LIST_SOURCE
 from threadline.queries.sessions import Keyset, list_sessions
 from threadline.queries.sorting import SORT_FIELDS, Sort
 from threadline.store.gateway import Store
 
 
-def test_chosen_for_rollup_columns_only() -> None:
-    assert list_narrow.usable(Sort.parse("-total_cost_usd").columns, None)
-    assert not list_narrow.usable(Sort.parse("-total_cost_usd").columns, "needle")
-    assert not list_narrow.usable(Sort.parse("-quality_score").columns, None)
-    for filters, narrow in ((SessionFilters(models=("gpt-4o",), has_errors=True, start_ns=1), True),
-                            (SessionFilters(ranges=(("total_cost_usd", "min", 0.5),)), True),
-                            (SessionFilters(user_ids=("u",)), False), (SessionFilters(tags=("t",)), False),
-                            (SessionFilters(end_states=("active",)), False), (SessionFilters(bookmarked=True), False),
-                            (SessionFilters(metadata=(("k", "v"),)), False)):
-        columns = Sort.parse("-last_seen").columns.union(*(item.columns for item in filters.filters()))
-        assert list_narrow.usable(columns, None) is narrow, filters
+def test_joins_only_what_the_columns_need() -> None:
+    plain = source(Sort.parse("-total_cost_usd").columns | {"models", "error_count"})
+    assert "session_annotations FINAL WHERE project_id = {project_id:String} AND deleted = 1" in plain
+    assert " AS a ON " not in plain and " AS q ON " not in plain and "first_input" not in plain
+    by_user = source(frozenset({"user_id", "last_seen_ns"}))
+    assert " AS a ON " in by_user and " AS q ON " not in by_user and "a.deleted = 0" in by_user
+    assert " AS q ON " in source(Sort.parse("-quality_score").columns)
+    assert "derived_end_state" in source(frozenset({"derived_end_state"}))
+    with pytest.raises(KeyError, match="not a session row column: nope"):
+        source(frozenset({"nope"}))
 
 
-def test_same_rows_as_the_joined_statement(store: Store) -> None:
+FILTERS = (SessionFilters(), SessionFilters(user_ids=("ann-user", "")), SessionFilters(end_states=END_STATES),
+           SessionFilters(tags=("kept",)), SessionFilters(models=("none",)), SessionFilters(start_ns=T0 + 100 * S))
+
+
+def test_same_rows_as_the_full_session_row(store: Store) -> None:
     seed(store, 6)
     put_annotation(store, P, "s-1", Annotation(name="renamed", end_state="failure", user_id="ann-user"))
     put_annotation(store, P, "s-2", Annotation(deleted=True))
@@ -37,26 +44,26 @@ def test_same_rows_as_the_joined_statement(store: Store) -> None:
     add_score(store, P, "session", "s-4", name="quality", value=0.25, comment="", source="human")
     add_score(store, P, "session", "s-4", name="quality", value=0.75, comment="", source="human")
     add_score(store, P, "session", "s-5", name="helpful", value=1.0, comment="", source="human")
-    now = T0 + 300 * S + S  # s-5's last turn ended at T0 + 301 s: active with a 10 s timeout, the rest idle
-    every_state = SessionFilters(end_states=END_STATES)  # reads derived_end_state: the joined statement
-    for field in SORT_FIELDS:
-        if field == "quality_score":
-            continue
-        for sort in (Sort(field, True), Sort(field, False)):
-            narrow = list_sessions(store, P, limit=3, sort=sort, now_ns=now, idle_timeout_ns=10 * S, cache=None)
-            joined = list_sessions(store, P, limit=3, sort=sort, now_ns=now, idle_timeout_ns=10 * S, cache=None,
-                                   filters=every_state)
-            assert narrow == joined, sort
-            assert narrow.total == 5 and "s-2" not in names(narrow.rows)
-            after = list_sessions(store, P, limit=3, sort=sort, keyset=Keyset(narrow.keys[-1]), now_ns=now,
-                                  idle_timeout_ns=10 * S, cache=None)
-            assert names(narrow.rows) + names(after.rows) == names(list_sessions(
-                store, P, limit=5, sort=sort, now_ns=now, idle_timeout_ns=10 * S, filters=every_state).rows)
-    rows = {row["session_id"]: row for row in list_sessions(store, P, limit=10, now_ns=now, idle_timeout_ns=10 * S,
-                                                              cache=RowCache()).rows}
+    now = T0 + 301 * S  # s-5's turn ended at T0 + 301 s: active with a 10 s timeout, the others idle
+    timing = {"now_ns": now, "idle_timeout_ns": 10 * S}
+    for filters in FILTERS:
+        conditions, params = where(filters.filters())
+        params |= {"project_id": P, "now_ns": now, "idle_ns": 10 * S}
+        for sort in (Sort(field, descending) for field in SORT_FIELDS for descending in (True, False)):
+            expected = store.select(f"SELECT * FROM ({LIST_SOURCE}) WHERE {conditions} "
+                                    f"ORDER BY {sort.order_by()}", params, tag="test.reference")
+            page = list_sessions(store, P, limit=3, sort=sort, filters=filters, cache=None, **timing)
+            assert (page.rows, page.total) == (expected[:3], len(expected)), (filters, sort)
+            if page.has_more:
+                rest = list_sessions(store, P, limit=9, sort=sort, filters=filters, keyset=Keyset(page.keys[-1]),
+                                     cache=RowCache(), **timing)
+                assert rest.rows == expected[3:] and rest.position == 3, (filters, sort)
+    rows = {row["session_id"]: row for row in list_sessions(store, P, limit=9, **timing).rows}
+    assert "s-2" not in rows and len(rows) == 5
     assert (rows["s-1"]["name"], rows["s-1"]["user_id"], rows["s-1"]["derived_end_state"]) == (
         "renamed", "ann-user", "failure")
     assert rows["s-4"]["quality_score"] == 0.5 and rows["s-5"]["quality_score"] is None
     assert rows["s-5"]["derived_end_state"] == "active" and rows["s-0"]["derived_end_state"] == "indeterminate"
-    assert rows["s-3"]["tags"] == ["kept"] and rows["s-1"]["annotation_updated_ns"] > 0
-    assert rows["s-0"]["annotation_updated_ns"] == 0
+    assert rows["s-1"]["annotation_updated_ns"] > 0 and rows["s-0"]["annotation_updated_ns"] == 0
+    assert names(list_sessions(store, P, limit=9, filters=FILTERS[1], **timing).rows) == [
+        "s-5", "s-4", "s-3", "s-1", "s-0"]

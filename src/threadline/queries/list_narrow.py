@@ -1,50 +1,35 @@
-"""The sessions list's first statement without joins, when neither its filters nor its sort read annotations or
-scores.
+"""The sessions list's scan (its first statement) over only the columns a request needs.
 
 Why: the list's first statement scans every session of the project (``session_rollups FINAL``) to filter and sort
-it. Joined with the annotations and the quality scores (``queries.sessions.LIST_SOURCE``), every scanned row also
-probes two hash tables, which at 200k sessions doubled the statement's time even with both tables empty (measured
-~12 ms against ~25 ms). Most lists (the default ``-last_seen``, the cost and token sorts, range, model, error and
-time filters) read rollup columns only, so for them the scan reads :data:`NARROW_SOURCE`: rollup columns, and sessions
-deleted through the API left out by an anti-join against the project's (few) deleted annotations. The values of the
-page's rows that come from annotations and scores (the row cache's annotation stamp, ``quality_score``, the annotated
-end state) are then read for the page's ids only (:func:`page_extras`), and ``derived_end_state`` follows from them
-by :func:`threadline.queries.end_state.derive`, the Python twin of the SQL rule.
+it. Joined with the annotations and the quality scores for every row (``queries.session_row.LIST_SOURCE``), each
+scanned row also probes two hash tables, which at 200k sessions doubled the statement's time even with both tables
+empty (measured ~12 ms against ~25 ms). So :func:`source` selects only the aliases the filters and sort read, joins
+the annotations only when one of those comes from them (a user id, tags, metadata, bookmark or end state filter),
+and the quality scores only for the quality sort. Without the annotation join, sessions deleted through the API are
+left out by an anti-join against the project's (few) deleted annotations. The values of the page's rows that come
+from annotations and scores (the row cache's annotation stamp, ``quality_score``, the annotated end state) are then
+read for the page's ids only (:func:`page_extras`), and ``derived_end_state`` follows from them by
+:func:`threadline.queries.end_state.derive`, the Python twin of the SQL rule.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from threadline.queries.end_state import derive
+from threadline.queries.end_state import END_STATE_SQL, derive
 from threadline.queries.scores import QUALITY_BY_SESSION
+from threadline.queries.session_row import ANNOTATED, ANNOTATION_JOIN, QUALITY_JOIN, SCORED, SESSION_FIELDS
 from threadline.store.gateway import Row, Store
 
 _NS = "toUnixTimestamp64Nano"
 
-# alias → expression over session_rollups ``r``: the list row columns that come from the rollup alone (same aliases
-# and values as queries.sessions.SESSION_COLUMNS).
-ROLLUP_COLUMNS: dict[str, str] = {
-    "session_id": "r.session_id",
-    "version_ns": "r.version",
-    "reported_end_state": "r.end_state",
-    "models": "r.models",
-    "first_seen_ns": f"{_NS}(r.first_seen)",
-    "last_seen_ns": f"{_NS}(r.last_seen)",
-    **{name: f"r.{name}" for name in (
-        "trace_count", "span_count", "llm_call_count", "tool_call_count", "error_count", "input_tokens",
-        "output_tokens", "total_tokens", "total_cost_usd", "total_duration_ms", "wall_duration_ms")},
-}
-NARROW_COLUMNS = frozenset(ROLLUP_COLUMNS)
-
+# What the scan returns of every row besides the sort key, for page_extras and the row cache.
+SCANNED = ("version_ns", "reported_end_state", "last_seen_ns")
+_END_STATE_INPUTS = frozenset({"annotated_end_state", "reported_end_state", "last_seen_ns"})
 # A session deleted through the API has a live annotation with ``deleted = 1`` (and stays out of every list).
-NARROW_SOURCE = (
-    "SELECT " + ", ".join(f"{expression} AS {alias}" for alias, expression in ROLLUP_COLUMNS.items())
-    + """
-FROM {db}.session_rollups AS r FINAL
-WHERE r.project_id = {project_id:String} AND r.session_id NOT IN (
-    SELECT session_id FROM {db}.session_annotations FINAL WHERE project_id = {project_id:String} AND deleted = 1)
-""")
+_LIVE_WITH_ANNOTATION = "a.deleted = 0"
+_LIVE_WITHOUT = """r.session_id NOT IN (
+    SELECT session_id FROM {db}.session_annotations FINAL WHERE project_id = {project_id:String} AND deleted = 1)"""
 
 # Of the page's ids: their annotations' stamps and end states, and their quality scores, as one row per annotation
 # and one per scored session (a UNION: chDB plans two small selects faster than two joins, measured 4.6 ms vs 8.6).
@@ -58,13 +43,31 @@ SELECT 'quality', session_id, 0, '', quality_score FROM ({QUALITY_BY_SESSION}) W
 """
 
 
-def usable(columns: frozenset[str], search: str | None) -> bool:
-    """Whether a list whose filters and sort read ``columns`` (aliases) can scan :data:`NARROW_SOURCE`."""
-    return search is None and columns <= NARROW_COLUMNS
+def source(columns: frozenset[str]) -> str:
+    """A SELECT of the project's live session rows with the aliases ``columns`` (of
+    :data:`~threadline.queries.session_row.SESSION_FIELDS`, or ``derived_end_state``) and :data:`SCANNED`, joining
+    annotations and quality scores only when those aliases need them. Binds ``project_id`` (and ``now_ns``,
+    ``idle_ns`` with ``derived_end_state``). Raises KeyError on an unknown alias."""
+    needed = set(columns) | {"session_id", *SCANNED}
+    derived = "derived_end_state" in needed
+    if derived:
+        needed |= _END_STATE_INPUTS
+        needed.remove("derived_end_state")
+    unknown = needed - SESSION_FIELDS.keys()
+    if unknown:
+        raise KeyError(f"not a session row column: {', '.join(sorted(unknown))}")
+    selected = [f"{expression} AS {alias}" for alias, expression in SESSION_FIELDS.items() if alias in needed]
+    if derived:
+        selected.append(f"{END_STATE_SQL} AS derived_end_state")
+    annotated = bool(needed & ANNOTATED)
+    joins = (ANNOTATION_JOIN if annotated else "") + (QUALITY_JOIN if needed & SCORED else "")
+    live = _LIVE_WITH_ANNOTATION if annotated else _LIVE_WITHOUT
+    return (f"SELECT {', '.join(selected)} FROM {{db}}.session_rollups AS r FINAL{joins}\n"
+            f"WHERE r.project_id = {{project_id:String}} AND {live}")
 
 
 def page_extras(store: Store, project_id: str, found: list[Row], now_ns: int, idle_timeout_ns: int) -> None:
-    """Complete the rows ``found`` by a :data:`NARROW_SOURCE` scan (each with ``session_id``, ``reported_end_state``
+    """Complete the rows ``found`` by a :func:`source` scan (each with ``session_id``, ``reported_end_state``
     and ``last_seen_ns``, ns) in place with ``annotation_updated_ns`` (ns; 0 without an annotation),
     ``quality_score`` (None when unscored) and ``derived_end_state`` at ``now_ns`` (ns since the epoch). One
     statement over the page's ids. Raises StoreError."""

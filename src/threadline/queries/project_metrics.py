@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadline.queries.filters import SessionFilters, where
-from threadline.queries.sessions import LIST_SOURCE
+from threadline.queries.session_row import LIST_SOURCE
 from threadline.store.gateway import Row, Store
 
 MAX_DAYS = 1000

@@ -12,43 +12,13 @@ from typing import Any
 
 from threadline.queries import list_narrow as narrowed
 from threadline.queries import search as searched
-from threadline.queries.end_state import END_STATE_SQL
 from threadline.queries.filters import SessionFilters, where
 from threadline.queries.row_cache import RowCache
-from threadline.queries.scores import QUALITY_BY_SESSION
+from threadline.queries.session_row import LIST_SOURCE, SESSION_COLUMNS, SESSION_FROM
 from threadline.queries.sorting import DEFAULT_SORT, Sort
 from threadline.store.gateway import Row, Store
 
 _NS = "toUnixTimestamp64Nano"
-
-SESSION_COLUMNS = f"""
-    r.session_id AS session_id, r.project_id AS project_id, a.name AS name,
-    if(r.user_id != '', r.user_id, a.user_id) AS user_id,
-    r.trace_count AS trace_count, r.span_count AS span_count, r.llm_call_count AS llm_call_count,
-    r.tool_call_count AS tool_call_count, r.error_count AS error_count,
-    r.input_tokens AS input_tokens, r.output_tokens AS output_tokens, r.total_tokens AS total_tokens,
-    r.total_cost_usd AS total_cost_usd, r.total_duration_ms AS total_duration_ms,
-    r.wall_duration_ms AS wall_duration_ms, r.avg_latency_ms AS avg_latency_ms,
-    r.p50_latency_ms AS p50_latency_ms, r.p95_latency_ms AS p95_latency_ms,
-    {_NS}(r.first_seen) AS first_seen_ns, {_NS}(r.last_seen) AS last_seen_ns, r.models AS models,
-    r.first_input AS first_input, r.last_output AS last_output, r.end_state AS reported_end_state,
-    a.end_state AS annotated_end_state, r.previous_session_id AS previous_session_id,
-    mapUpdate(CAST(r.metadata, 'Map(String, String)'), CAST(a.metadata, 'Map(String, String)')) AS metadata,
-    arraySort(arrayDistinct(arrayConcat(r.tags, a.tags))) AS tags, a.bookmarked AS bookmarked,
-    r.version AS version_ns, {_NS}(a.created_at) AS annotation_created_ns,
-    {_NS}(a.updated_at) AS annotation_updated_ns,
-    if(q.session_id = '', NULL, q.quality_score) AS quality_score
-"""
-
-SESSION_FROM = f"""
-FROM {{db}}.session_rollups AS r FINAL
-LEFT JOIN (
-    SELECT session_id, name, user_id, metadata, tags, bookmarked, end_state, deleted, created_at, updated_at
-    FROM {{db}}.session_annotations FINAL WHERE project_id = {{project_id:String}}
-) AS a ON a.session_id = r.session_id
-LEFT JOIN ({QUALITY_BY_SESSION}) AS q ON q.session_id = r.session_id
-WHERE r.project_id = {{project_id:String}} AND a.deleted = 0
-"""
 
 TRACE_COLUMNS = f"""
     trace_id, session_id, name, user_id, {_NS}(start_time) AS start_ns, {_NS}(end_time) AS end_ns, duration_ms,
@@ -74,10 +44,6 @@ class Page:
     position: int = 0
 
 
-# A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
-# shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
-# column aliases.
-LIST_SOURCE = f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state {SESSION_FROM}"
 # The annotation side of the list's joins is small: a plain hash join beats the parallel default (measured).
 LIST_SETTINGS = {"join_algorithm": "hash"}
 # What the first (narrow) statement reads besides the sort key: the rows' cache stamps (see queries.row_cache) and
@@ -116,7 +82,8 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
 
     Two statements: the first reads only the columns that filters and sort keys need and returns the page's
     session ids (and, with ``count``, the total and the page's position, from window functions over the same scan;
-    without joins when filters and sort read rollup columns only, see :mod:`threadline.queries.list_narrow`);
+    joined with annotations and scores only as far as filters and sort need, see
+    :mod:`threadline.queries.list_narrow`);
     the second reads the full rows of those ids only, skipped for rows ``cache`` holds unchanged (see
     :mod:`threadline.queries.row_cache`; None: no cache, e.g. for exports). ``now_ns`` (default: now) decides
     ``active`` sessions. With ``search``, only sessions whose id, name or turns contain that text are listed, and
@@ -129,10 +96,10 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     params |= {"project_id": project_id, "now_ns": now_ns if now_ns is not None else time.time_ns(),
                "idle_ns": idle_timeout_ns, "limit": limit + 1, "offset": offset}
     source, fresh, read = LIST_SOURCE, _FRESH, _STAMP + _FRESH
-    narrow = narrowed.usable(sort.columns.union(*(item.columns for item in chosen)), search)
-    if narrow:
-        source, read = narrowed.NARROW_SOURCE, ("version_ns", "reported_end_state", "last_seen_ns")
-    if search is not None:
+    if search is None:  # a scan of the columns the filters and sort read (queries.list_narrow)
+        source = narrowed.source(sort.columns.union(*(item.columns for item in chosen)))
+        read = narrowed.SCANNED
+    else:
         source, fresh = searched.searched_source(LIST_SOURCE), _FRESH + searched.COLUMNS
         read = _STAMP + fresh
         conditions = f"{conditions} AND {searched.CONDITION}"
@@ -167,7 +134,7 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
         if keyset is not None:
             position = int(counts["preceding"]) - (len(found) if before else 0)
         more = position + len(found) < total
-    if narrow:
+    if search is None:
         narrowed.page_extras(store, project_id, found, params["now_ns"], idle_timeout_ns)
     rows = _full_rows(store, project_id, found, params["now_ns"], idle_timeout_ns, cache, fresh)
     return ListPage(rows=rows, total=total, position=position, keys=keys, has_more=more)

@@ -1,0 +1,58 @@
+"""The columns of a session row, defined once: the rollup, the annotation and the quality score joined.
+
+A session row is its ``session_rollups`` row (``r``), the user-owned fields of its ``session_annotations`` row
+(``a``; LEFT JOIN, so defaults when it has none) and its ``quality_score`` (``q``, see
+:mod:`threadline.queries.scores`). :data:`SESSION_FIELDS` names each column once (alias → SQL expression); the
+reads select all of them (:data:`SESSION_COLUMNS`, :data:`LIST_SOURCE`) or, for the sessions list's scan, only the
+ones a request needs (:mod:`threadline.queries.list_narrow`).
+"""
+
+from __future__ import annotations
+
+from threadline.queries.end_state import END_STATE_SQL
+from threadline.queries.scores import QUALITY_BY_SESSION
+
+_NS = "toUnixTimestamp64Nano"
+
+# The columns of a session row: alias → expression over the rollup ``r``, its annotation ``a`` (LEFT JOIN: defaults
+# when none) and its quality ``q``. Filters (queries.filters), sort keys (queries.sorting) and the end state rule
+# refer to these aliases.
+SESSION_FIELDS: dict[str, str] = {
+    "session_id": "r.session_id", "project_id": "r.project_id", "name": "a.name",
+    "user_id": "if(r.user_id != '', r.user_id, a.user_id)",
+    **{name: f"r.{name}" for name in (
+        "trace_count", "span_count", "llm_call_count", "tool_call_count", "error_count", "input_tokens",
+        "output_tokens", "total_tokens", "total_cost_usd", "total_duration_ms", "wall_duration_ms", "avg_latency_ms",
+        "p50_latency_ms", "p95_latency_ms")},
+    "first_seen_ns": f"{_NS}(r.first_seen)", "last_seen_ns": f"{_NS}(r.last_seen)", "models": "r.models",
+    "first_input": "r.first_input", "last_output": "r.last_output", "reported_end_state": "r.end_state",
+    "annotated_end_state": "a.end_state", "previous_session_id": "r.previous_session_id",
+    "metadata": "mapUpdate(CAST(r.metadata, 'Map(String, String)'), CAST(a.metadata, 'Map(String, String)'))",
+    "tags": "arraySort(arrayDistinct(arrayConcat(r.tags, a.tags)))", "bookmarked": "a.bookmarked",
+    "version_ns": "r.version", "annotation_created_ns": f"{_NS}(a.created_at)",
+    "annotation_updated_ns": f"{_NS}(a.updated_at)",
+    "quality_score": "if(q.session_id = '', NULL, q.quality_score)",
+}
+# The aliases read from the annotation, and from the quality scores (the others come from the rollup alone).
+ANNOTATED = frozenset({"name", "user_id", "annotated_end_state", "metadata", "tags", "bookmarked",
+                       "annotation_created_ns", "annotation_updated_ns"})
+SCORED = frozenset({"quality_score"})
+SESSION_COLUMNS = ",\n".join(f"    {expression} AS {alias}" for alias, expression in SESSION_FIELDS.items())
+
+ANNOTATION_JOIN = """
+LEFT JOIN (
+    SELECT session_id, name, user_id, metadata, tags, bookmarked, end_state, deleted, created_at, updated_at
+    FROM {db}.session_annotations FINAL WHERE project_id = {project_id:String}
+) AS a ON a.session_id = r.session_id"""
+QUALITY_JOIN = f"""
+LEFT JOIN ({QUALITY_BY_SESSION}) AS q ON q.session_id = r.session_id"""
+
+SESSION_FROM = f"""
+FROM {{db}}.session_rollups AS r FINAL{ANNOTATION_JOIN}{QUALITY_JOIN}
+WHERE r.project_id = {{project_id:String}} AND a.deleted = 0
+"""
+
+# A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
+# shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
+# column aliases.
+LIST_SOURCE = f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state {SESSION_FROM}"
