@@ -217,17 +217,20 @@ class Server:
         self.thread.join(timeout=30)
 
 
-def timed(client: httpx.Client, path: str, params: Any, repeat: int) -> tuple[list[float], dict[str, Any]]:
-    """Latencies (ms) of ``repeat`` GETs after one warm-up, and the last response body. ``params`` may be a
-    function of the request number (a different query each time: nothing cached from an earlier request)."""
+def timed(client: httpx.Client, path: Any, params: Any, repeat: int) -> tuple[list[float], dict[str, Any]]:
+    """Latencies (ms) of ``repeat`` GETs after one warm-up, and the last response body. ``path`` and ``params`` may
+    be functions of the request number (a different query each time: nothing cached from an earlier request)."""
     def at(index: int) -> Any:
         return params(index) if callable(params) else params
 
-    body: dict[str, Any] = client.get(path, params=at(-1)).raise_for_status().json()
+    def path_at(index: int) -> str:
+        return str(path(index)) if callable(path) else str(path)
+
+    body: dict[str, Any] = client.get(path_at(-1), params=at(-1)).raise_for_status().json()
     samples = []
     for index in range(repeat):
         started = time.perf_counter()
-        response = client.get(path, params=at(index))
+        response = client.get(path_at(index), params=at(index))
         samples.append((time.perf_counter() - started) * 1000)
         body = response.raise_for_status().json()
     return samples, body
@@ -241,6 +244,9 @@ def pct(samples: list[float], q: float) -> float:
 def measure(store: Store, repeat: int) -> dict[str, Any]:
     """Time the reads over HTTP; returns name → {p50, p95, rows, total}."""
     results: dict[str, Any] = {}
+    longest = [row["session_id"] for row in store.select(
+        "SELECT session_id FROM {db}.session_rollups FINAL ORDER BY trace_count DESC, session_id LIMIT 100",
+        tag="bench.longest")]
     with Server(store) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         total = client.get("/v1/sessions", params={"limit": 1}).raise_for_status().json()["pagination"]["total"]
         results["sessions"] = total
@@ -255,6 +261,12 @@ def measure(store: Store, repeat: int) -> dict[str, Any]:
             ("list: unfiltered first page, sort=-last_seen", "/v1/sessions", {"limit": 50}),
             ("list: 3 filters (tags, has_errors, min_trace_count), sort=-trace_count", "/v1/sessions",
              [("tags", "pro"), ("has_errors", "true"), ("min_trace_count", "3"), ("sort", "-trace_count")]),
+            ("list: user_id filter, sort=-last_seen", "/v1/sessions", {"user_id": "user-0042", "limit": 50}),
+            ("list: user_id filter, sort=-quality_score", "/v1/sessions",
+             {"user_id": "user-0042", "limit": 50, "sort": "-quality_score"}),
+            ("list: deep offset page (offset 10,000)", "/v1/sessions", {"limit": 50, "offset": 10_000}),
+            ("session: GET /v1/sessions/{id}, a longest session, another each request",
+             lambda index: f"/v1/sessions/{longest[index % len(longest)]}", {}),
         ]
         first = client.get("/v1/sessions", params={"limit": 50, "sort": "-total_cost_usd"}).json()
         cursor = first["pagination"]["next_cursor"]
@@ -273,8 +285,9 @@ def measure(store: Store, repeat: int) -> dict[str, Any]:
         for name, path, params in cases:
             samples, body = timed(client, path, params, repeat)
             pagination = body.get("pagination", {})
+            rows = len(body["data"]) if "data" in body else len(body.get("traces", []))
             results[name] = {"p50": round(statistics.median(samples), 2), "p95": round(pct(samples, 0.95), 2),
-                             "rows": len(body.get("data", [])), "total": pagination.get("total")}
+                             "rows": rows, "total": pagination.get("total")}
     return results
 
 

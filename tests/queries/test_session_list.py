@@ -130,3 +130,18 @@ def test_search_sees_only_current_turn_rows(store: Store) -> None:
     committer.commit([normalize(root, P, PriceTable({}), time.time_ns() // 1000)])
     found = list_sessions(store, P, limit=5, search="moving").rows
     assert names(found) == ["s-c"] and found[0]["matched_turns"] == 1
+
+
+def test_search_reads_each_text_column_and_counts_a_turn_once(store: Store) -> None:
+    def spoken(index: int, session: str, start_s: int, said: str, answered: str) -> list[dict[str, object]]:
+        raw = RawSpan(f"{index + 1:032x}", f"{index + 1:016x}", "", "turn", T0 + start_s * S, T0 + start_s * S + S,
+                      attributes={"session.id": session, "input.value": said, "output.value": answered})
+        return [normalize(raw, P, PriceTable({}), time.time_ns() // 1000)]
+
+    BatchCommitter(store).commit(spoken(1, "s-a", 0, "a Needle asked", "the needle answered")
+                                 + spoken(2, "s-a", 60, "nothing", "only the answer has a NEEDLE")
+                                 + spoken(3, "s-b", 0, "nothing", "nothing either"))
+    page = list_sessions(store, P, limit=5, search="needle")
+    assert names(page.rows) == ["s-a"] and page.total == 1 and page.rows[0]["matched_turns"] == 2
+    assert [(m["3"], m["6"]) for m in page.rows[0]["first_matches"]] == [
+        ("input", "a Needle asked"), ("output", "only the answer has a NEEDLE")]
