@@ -448,6 +448,14 @@ FAST_TEXT_CODECS = (
       for column in ("first_input", "last_output")),
 )
 
+# Issue 11, reads at scale: a page of the sessions list reads its full rows by session id, scattered over the whole
+# table. Each column of each row then decompresses a whole compressed block, 64 KiB at least by default, which for
+# the numeric columns covers ~8k rows (50 rows of 1M sessions: 123 ms). Blocks of 16-64 KiB cut that to 65 ms and one
+# session to 6.7 ms from 9.6, for 2.5% more bytes and no slower scans (measured on copies of a 1M-session table). The
+# setting applies to parts written from now on, by inserts and merges; existing parts keep their blocks until merged.
+SMALLER_SESSION_BLOCKS = (AlterStorage(SESSION_ROLLUPS, "MODIFY SETTING min_compress_block_size = 16384, "
+                                                        "max_compress_block_size = 65536"),)
+
 # Issue 13 (operations): a project's retention window in days (0: keep forever), and a key's scope ("ingest": write
 # spans and logs only; "read": read only; "all": everything, as every key before) and expiry (NULL: never).
 OPERATIONS_COLUMNS = (
@@ -470,6 +478,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                Statement(BACKFILL_TRACE_STATE))),
     Migration(6, "project retention, key scopes and expiry", OPERATIONS_COLUMNS),
     Migration(7, "faster text codecs (ZSTD(1)) on spans and rollups", FAST_TEXT_CODECS),
+    Migration(8, "smaller compressed blocks for session rollups (faster reads by session id)",
+              SMALLER_SESSION_BLOCKS),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
