@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from threadline.store.gateway import Store
-from threadline.store.migrations import LayoutMismatch, applied_versions, check_layout, migrate
-from threadline.store.schema import MIGRATIONS, SHARDED_TABLES, TABLES
+from threadline.store.migrations import LayoutMismatch, applied_versions, check_layout, migrate, server_version, waiting
+from threadline.store.schema import MIGRATIONS, SHARDED_TABLES, TABLES, Migration
+from threadline.store.table_engines import Statement
 
 
 def test_every_table_has_its_engine(store: Store) -> None:
@@ -26,11 +27,41 @@ def test_every_table_has_its_engine(store: Store) -> None:
 
 
 def test_every_version_is_recorded_once_and_a_rerun_applies_nothing(store: Store) -> None:
-    assert applied_versions(store) == {m.version for m in MIGRATIONS}
+    runnable = [m for m in MIGRATIONS if m not in waiting(store, list(MIGRATIONS))]
+    assert applied_versions(store) == {m.version for m in runnable}
     assert migrate(store) == []
     rows = store.select("SELECT version, count() AS n FROM {db}.schema_migrations GROUP BY version ORDER BY version",
                         tag="test.versions")
-    assert [(r["version"], r["n"]) for r in rows] == [(m.version, 1) for m in MIGRATIONS]
+    assert [(r["version"], r["n"]) for r in rows] == [(m.version, 1) for m in runnable]
+
+
+def test_a_migration_for_a_newer_server_waits_unrecorded(store: Store) -> None:
+    major, minor = server_version(store)
+    assert major >= 24
+    later = Migration(1000, "needs a future server", (Statement("CREATE TABLE {db}.future (x UInt8) "
+                                                                 "ENGINE = MergeTree ORDER BY x"),),
+                      min_server=(major, minor + 1))
+    now = Migration(1001, "runs on this server", (Statement("CREATE TABLE {db}.present (x UInt8) "
+                                                            "ENGINE = MergeTree ORDER BY x"),),
+                    min_server=(major, minor))
+    assert waiting(store, [later, now]) == [later]
+    assert migrate(store, (*MIGRATIONS, later, now)) == [now]
+    assert 1000 not in applied_versions(store) and 1001 in applied_versions(store)
+    tables = {r["name"] for r in store.select("SELECT name FROM system.tables WHERE database = {d:String}",
+                                              {"d": store.database}, tag="test.tables")}
+    assert "present" in tables and "future" not in tables
+    assert migrate(store, (*MIGRATIONS, later, now)) == []  # still waiting, nothing else to do
+
+
+def test_content_search_uses_text_indexes_where_the_server_has_them(store: Store) -> None:
+    table = "trace_rollups" if store.cluster is None else "trace_rollups_local"
+    indexes = {r["name"]: r["type"] for r in store.select(
+        "SELECT name, type FROM system.data_skipping_indices WHERE database = {d:String} AND table = {t:String}",
+        {"d": store.database, "t": table}, tag="test.indexes")}
+    if server_version(store) >= (26, 2):
+        assert indexes == {"input_text": "text", "output_text": "text"}
+    else:
+        assert indexes == {"input_ngrams": "ngrambf_v1", "output_ngrams": "ngrambf_v1"}
 
 
 def test_a_database_of_the_other_layout_is_refused(store: Store) -> None:

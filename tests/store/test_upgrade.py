@@ -1,7 +1,7 @@
-"""Upgrading a store written by an earlier release (migrations 1-6; migrations 7 and 8 came after):
-``threadline migrate --dry-run`` shows migrations 7 and 8 with their SQL and changes nothing, ``threadline migrate``
+"""Upgrading a store written by an earlier release (migrations 1-6; migrations 7-9 came after):
+``threadline migrate --dry-run`` shows migrations 7-9 with their SQL and changes nothing, ``threadline migrate``
 applies them, and the server then shows every session with nothing lost, every key still valid, the text columns on
-their new codec and the session rollups on their smaller blocks."""
+their new codec, the session rollups on their smaller blocks and content search on text indexes."""
 
 from __future__ import annotations
 
@@ -80,20 +80,20 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
 
     shown = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "2 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
-    assert "-- 8: smaller compressed blocks" in shown.output
+    assert "3 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
+    assert "-- 8: smaller compressed blocks" in shown.output and "-- 9: text indexes for content search" in shown.output
     assert f"ALTER TABLE {previous.database}.spans MODIFY COLUMN input String CODEC(ZSTD(1))" in shown.output
     assert f"ALTER TABLE {previous.database}.session_rollups MODIFY COLUMN last_output String" in shown.output
     assert _state(previous) == before  # a dry run changes nothing
 
     applied = CliRunner().invoke(app, ["migrate"], env=env)
-    assert applied.exit_code == 0 and "applied 2 migration(s)" in applied.output and "7: faster" in applied.output
+    assert applied.exit_code == 0 and "applied 3 migration(s)" in applied.output and "7: faster" in applied.output
     again = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
-    assert again.exit_code == 0 and "is up to date (schema 8); nothing to apply" in again.output
+    assert again.exit_code == 0 and "is up to date (schema 9); nothing to apply" in again.output
 
     after = _state(previous)
     assert after["sessions"] == before["sessions"]
-    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert_exact(previous, PROJECT)
     defaults = previous.select(
         "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
@@ -111,6 +111,9 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     created = previous.select("SELECT create_table_query AS q FROM system.tables WHERE database = {d:String} "
                               "AND name = 'session_rollups'", {"d": previous.database}, tag="test.blocks")[0]["q"]
     assert "min_compress_block_size = 16384" in created and "max_compress_block_size = 65536" in created
+    indexes = previous.select("SELECT name, type FROM system.data_skipping_indices WHERE database = {d:String} "
+                              "AND table = 'trace_rollups' ORDER BY name", {"d": previous.database}, tag="test.idx")
+    assert [(i["name"], i["type"]) for i in indexes] == [("input_text", "text"), ("output_text", "text")]
 
     live = start_server(previous)  # what `threadline serve` then runs on the upgraded store
     try:

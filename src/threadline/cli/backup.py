@@ -159,7 +159,7 @@ def dry_run(settings: Settings) -> None:
     layout and database), changing nothing. Exits 1 when the store cannot be opened."""
     from threadline.api.app import open_store
     from threadline.store.errors import StoreError, StoreUnavailable
-    from threadline.store.migrations import pending_migrations, rendered
+    from threadline.store.migrations import pending_migrations, rendered, waiting
     from threadline.store.schema import MIGRATIONS
 
     if not settings.clickhouse_url and _empty(settings.data_dir):
@@ -177,8 +177,17 @@ def dry_run(settings: Settings) -> None:
         raise fail(exc) from None
     try:
         pending = pending_migrations(store)
+        later = waiting(store, pending)
     except StoreError as exc:
         raise fail(exc) from None
+    for migration in later:
+        pending.remove(migration)
+        minimum = ".".join(map(str, migration.min_server or ()))
+        typer.echo(f"migration {migration.version} ({migration.name}) waits for ClickHouse {minimum} or later: it "
+                   "is applied by the first start after the server's upgrade")
+    if not pending and later:
+        typer.echo(f"database {store.database!r} has every migration this ClickHouse can run; nothing to apply")
+        return
     if not pending:
         typer.echo(f"database {store.database!r} is up to date (schema {MIGRATIONS[-1].version}); nothing to apply")
         return

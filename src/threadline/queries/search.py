@@ -2,8 +2,9 @@
 
 Matching is a case-insensitive substring match, ``lowerUTF8(text) LIKE lowerUTF8('%term%')`` with ``%``, ``_`` and
 ``\\`` of the term escaped, so any text (quotes, wildcards, unicode) is searched for literally; the term is a bind
-parameter. The turn texts live in ``trace_rollups``, whose n-gram bloom-filter indexes on ``lowerUTF8(input)`` and
-``lowerUTF8(output)`` (migration 4) let ClickHouse skip every granule that cannot contain the term.
+parameter. The turn texts live in ``trace_rollups``, whose indexes on the 3-grams of ``lowerUTF8(input)`` and
+``lowerUTF8(output)`` let ClickHouse skip every granule that cannot contain the term: text (inverted) indexes
+(migration 9) on ClickHouse 26.2 and later, including the embedded chDB; n-gram bloom filters (migration 4) before.
 
 The turn texts are read once per search: :func:`searched_source` joins the list's session rows with
 :data:`MATCHES`, one row per session with a matching turn (how many match, and the first three in turn order with

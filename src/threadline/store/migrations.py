@@ -42,13 +42,37 @@ def applied_versions(store: Store) -> set[int]:
     return {int(r["version"]) for r in rows}
 
 
+def server_version(store: Store) -> tuple[int, int]:
+    """The (major, minor) version of the store's ClickHouse (chDB reports the ClickHouse it embeds). Raises
+    StoreError."""
+    text = str(store.select("SELECT version() AS v", tag="migrate.server_version")[0]["v"])
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+def waiting(store: Store, pending: list[Migration]) -> list[Migration]:
+    """Those of ``pending`` that need a newer ClickHouse than the store's (``Migration.min_server``): they are not
+    applied (nor recorded) until the server is upgraded. Raises StoreError."""
+    gated = [m for m in pending if m.min_server is not None]
+    if not gated:
+        return []
+    version = server_version(store)
+    return [m for m in gated if m.min_server is not None and version < m.min_server]
+
+
 def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
     """Apply pending migrations in version order and return them. Statements are idempotent
     (``IF NOT EXISTS``), so a migration interrupted half-way is safely re-run. On a cluster (``store.cluster``) each
     DDL statement runs ``ON CLUSTER``, once for every node, and the version is recorded once in the replicated
-    ``schema_migrations``, which every node reads. Raises StoreError."""
+    ``schema_migrations``, which every node reads. A migration that needs a newer ClickHouse than the store's
+    (:func:`waiting`) is skipped with a warning and applied by the first run after the server's upgrade.
+    Raises StoreError."""
     done = applied_versions(store)
     pending = [m for m in sorted(migrations, key=lambda m: m.version) if m.version not in done]
+    for migration in waiting(store, pending):
+        pending.remove(migration)
+        log.warning("migration %d (%s) needs ClickHouse %d.%d or later; it will be applied after the server is "
+                    "upgraded", migration.version, migration.name, *(migration.min_server or (0, 0)))
     for migration in pending:
         for statement in migration.statements(store.cluster):
             store.command(statement, tag=f"migrate.{migration.version}")

@@ -67,6 +67,9 @@ class Migration:
     version: int
     name: str
     operations: tuple[Operation, ...]
+    # The oldest ClickHouse (major, minor) that runs it; on an older server it waits, unrecorded, and is applied by
+    # the first migrate after an upgrade of the server (threadline.store.migrations).
+    min_server: tuple[int, int] | None = None
 
     def statements(self, cluster: str | None = None) -> tuple[str, ...]:
         """The SQL of this migration, in order: locally (``cluster=None``) or ``ON CLUSTER cluster``."""
@@ -456,6 +459,23 @@ FAST_TEXT_CODECS = (
 SMALLER_SESSION_BLOCKS = (AlterStorage(SESSION_ROLLUPS, "MODIFY SETTING min_compress_block_size = 16384, "
                                                         "max_compress_block_size = 65536"),)
 
+# Issue 11, reads at scale: an n-gram bloom filter must be read whole for every search (a granule's filter does not
+# say which rows hold a 3-gram), and a word present in 1 turn in 1,000 is in every filter's block. A text index
+# (an inverted index of the same 3-grams of lowerUTF8(text), GA in ClickHouse 26.2) finds the granules of rows that
+# hold every 3-gram of the term. Measured on a copy of 1.6M turns: a needle 18 -> 6 ms, a word in 1 turn in 1,000
+# 164 -> 30 ms, a common phrase 263 -> 120 ms; insert 12.8 s against 11.6 s with the blooms (6.8 s with no index);
+# 188 MB on disk against 11 MB, next to 310 MB of data. The search SQL is unchanged: ClickHouse picks the index.
+TEXT_SEARCH_INDEXES = tuple(
+    operation
+    for column in ("input", "output")
+    for operation in (
+        AlterStorage(TRACE_ROLLUPS, f"ADD INDEX IF NOT EXISTS {column}_text lowerUTF8({column}) "
+                                    "TYPE text(tokenizer = ngrams(3))"),
+        AlterStorage(TRACE_ROLLUPS, f"MATERIALIZE INDEX {column}_text"),
+        AlterStorage(TRACE_ROLLUPS, f"DROP INDEX IF EXISTS {column}_ngrams"),
+    )
+)
+
 # Issue 13 (operations): a project's retention window in days (0: keep forever), and a key's scope ("ingest": write
 # spans and logs only; "read": read only; "all": everything, as every key before) and expiry (NULL: never).
 OPERATIONS_COLUMNS = (
@@ -480,6 +500,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "faster text codecs (ZSTD(1)) on spans and rollups", FAST_TEXT_CODECS),
     Migration(8, "smaller compressed blocks for session rollups (faster reads by session id)",
               SMALLER_SESSION_BLOCKS),
+    Migration(9, "text indexes for content search (instead of n-gram bloom filters)", TEXT_SEARCH_INDEXES,
+              min_server=(26, 2)),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
