@@ -95,13 +95,12 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     conditions, params = where(chosen)
     params |= {"project_id": project_id, "now_ns": now_ns if now_ns is not None else time.time_ns(),
                "idle_ns": idle_timeout_ns, "limit": limit + 1, "offset": offset}
-    source, fresh, read = LIST_SOURCE, _FRESH, _STAMP + _FRESH
-    if search is None:  # a scan of the columns the filters and sort read (queries.list_narrow)
-        source = narrowed.source(sort.columns.union(*(item.columns for item in chosen)))
-        read = narrowed.SCANNED
-    else:
-        source, fresh = searched.searched_source(LIST_SOURCE), _FRESH + searched.COLUMNS
-        read = _STAMP + fresh
+    # A scan of the columns the filters and sort read (queries.list_narrow); a search also reads names.
+    columns = sort.columns.union(*(item.columns for item in chosen))
+    source, fresh, read = narrowed.source(columns), _FRESH, tuple(narrowed.SCANNED)
+    if search is not None:
+        source = searched.searched_source(narrowed.source(columns | searched.SESSION_COLUMNS))
+        fresh, read = _FRESH + searched.COLUMNS, narrowed.SCANNED + searched.COLUMNS
         conditions = f"{conditions} AND {searched.CONDITION}"
         params |= searched.params(search)
     counters = [("count()", "total")]  # and on a keyset page: the rows before the page's first row
@@ -139,8 +138,7 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
         if keyset is not None:
             position = int(counts["preceding"]) - (len(found) if before else 0)
         more = position + len(found) < total
-    if search is None:
-        narrowed.page_extras(store, project_id, found, params["now_ns"], idle_timeout_ns)
+    narrowed.page_extras(store, project_id, found, params["now_ns"], idle_timeout_ns)
     rows = _full_rows(store, project_id, found, params["now_ns"], idle_timeout_ns, cache, fresh)
     return ListPage(rows=rows, total=total, position=position, keys=keys, has_more=more)
 
