@@ -314,15 +314,15 @@ SELECT 'default', 'Default project', now64(3), 0, 1
 # with text length: every 3-gram is hashed twice); the writer inserts one such row per trace per commit, about
 # 3 us per span of a 5-span trace. On disk: ~0.5% of the two text columns. MATERIALIZE builds them for existing parts
 # (a background mutation); new parts get them on insert and merge.
-TRACE_TEXT_INDEXES = tuple(
-    operation
-    for column in ("input", "output")
-    for operation in (
-        AlterStorage(TRACE_ROLLUPS, f"ADD INDEX IF NOT EXISTS {column}_ngrams lowerUTF8({column}) "
-                                    "TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 1"),
-        AlterStorage(TRACE_ROLLUPS, f"MATERIALIZE INDEX {column}_ngrams"),
-    )
-)
+def _per_text_column(*actions: str) -> tuple[AlterStorage, ...]:
+    """The ALTERs ``actions`` of trace_rollups (``{column}`` in them: input, then output), in that order."""
+    return tuple(AlterStorage(TRACE_ROLLUPS, action.format(column=column))
+                 for column in ("input", "output") for action in actions)
+
+
+TRACE_TEXT_INDEXES = _per_text_column(
+    "ADD INDEX IF NOT EXISTS {column}_ngrams lowerUTF8({column}) TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 1",
+    "MATERIALIZE INDEX {column}_ngrams")
 
 # The writer's per-trace merge state (threadline.writer.trace_state): narrow (no text), one row per trace, keyed by
 # trace so a commit finds the state of the traces it touches by primary key. ``span_ids`` is the set of stored span
@@ -465,16 +465,9 @@ SMALLER_SESSION_BLOCKS = (AlterStorage(SESSION_ROLLUPS, "MODIFY SETTING min_comp
 # hold every 3-gram of the term. Measured on a copy of 1.6M turns: a needle 18 -> 6 ms, a word in 1 turn in 1,000
 # 164 -> 30 ms, a common phrase 263 -> 120 ms; insert 12.8 s against 11.6 s with the blooms (6.8 s with no index);
 # 188 MB on disk against 11 MB, next to 310 MB of data. The search SQL is unchanged: ClickHouse picks the index.
-TEXT_SEARCH_INDEXES = tuple(
-    operation
-    for column in ("input", "output")
-    for operation in (
-        AlterStorage(TRACE_ROLLUPS, f"ADD INDEX IF NOT EXISTS {column}_text lowerUTF8({column}) "
-                                    "TYPE text(tokenizer = ngrams(3))"),
-        AlterStorage(TRACE_ROLLUPS, f"MATERIALIZE INDEX {column}_text"),
-        AlterStorage(TRACE_ROLLUPS, f"DROP INDEX IF EXISTS {column}_ngrams"),
-    )
-)
+TEXT_SEARCH_INDEXES = _per_text_column(
+    "ADD INDEX IF NOT EXISTS {column}_text lowerUTF8({column}) TYPE text(tokenizer = ngrams(3))",
+    "MATERIALIZE INDEX {column}_text", "DROP INDEX IF EXISTS {column}_ngrams")
 
 # Issue 13 (operations): a project's retention window in days (0: keep forever), and a key's scope ("ingest": write
 # spans and logs only; "read": read only; "all": everything, as every key before) and expiry (NULL: never).
