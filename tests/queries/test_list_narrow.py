@@ -40,6 +40,7 @@ def test_same_rows_as_the_full_session_row(store: Store) -> None:
     seed(store, 6)
     put_annotation(store, P, "s-1", Annotation(name="renamed", end_state="failure", user_id="ann-user"))
     put_annotation(store, P, "s-2", Annotation(deleted=True))
+    put_annotation(store, P, "ghost", Annotation(deleted=True))  # no rollup: counts for nothing
     put_annotation(store, P, "s-3", Annotation(tags=["kept"]))
     add_score(store, P, "session", "s-4", name="quality", value=0.25, comment="", source="human")
     add_score(store, P, "session", "s-4", name="quality", value=0.75, comment="", source="human")
