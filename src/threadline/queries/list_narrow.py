@@ -24,21 +24,21 @@ from threadline.store.gateway import Row, Store
 _NS = "toUnixTimestamp64Nano"
 
 # What the scan returns of every row besides the sort key, for page_extras and the row cache.
-SCANNED = ("version_ns", "reported_end_state", "last_seen_ns")
+SCANNED: tuple[str, ...] = ("version_ns", "reported_end_state", "last_seen_ns")
 _END_STATE_INPUTS = frozenset({"annotated_end_state", "reported_end_state", "last_seen_ns"})
 # A session deleted through the API has a live annotation with ``deleted = 1`` (and stays out of every list).
+_DELETED = ("SELECT session_id FROM {db}.session_annotations FINAL "
+            "WHERE project_id = {project_id:String} AND deleted = 1")
 _LIVE_WITH_ANNOTATION = "a.deleted = 0"
-_LIVE_WITHOUT = """r.session_id NOT IN (
-    SELECT session_id FROM {db}.session_annotations FINAL WHERE project_id = {project_id:String} AND deleted = 1)"""
+_LIVE_WITHOUT = f"r.session_id NOT IN ({_DELETED})"
 
 # The number of live sessions of the project: all of them less those deleted through the API. Counted this way, the
 # primary key finds the (few) deleted ones, where the anti-join of _LIVE_WITHOUT read and looked up every session id
 # (1M sessions: 7 ms against 12 ms).
-COUNT_LIVE = """
-SELECT (SELECT count() FROM {db}.session_rollups FINAL WHERE project_id = {project_id:String})
-     - (SELECT count() FROM {db}.session_rollups FINAL WHERE project_id = {project_id:String} AND session_id IN (
-            SELECT session_id FROM {db}.session_annotations FINAL
-            WHERE project_id = {project_id:String} AND deleted = 1)) AS total
+COUNT_LIVE = f"""
+SELECT (SELECT count() FROM {{db}}.session_rollups FINAL WHERE project_id = {{project_id:String}})
+     - (SELECT count() FROM {{db}}.session_rollups FINAL WHERE project_id = {{project_id:String}}
+        AND session_id IN ({_DELETED})) AS total
 """
 
 # Of the page's ids: their annotations' stamps and end states, and their quality scores, as one row per annotation

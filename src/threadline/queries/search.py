@@ -67,7 +67,7 @@ CONDITION = ("(matched_turns > 0 OR lowerUTF8(session_id) LIKE lowerUTF8({search
              "OR lowerUTF8(name) LIKE lowerUTF8({search:String}))")
 COLUMNS = ("matched_turns", "first_matches")
 # The session row columns (queries.session_row aliases) CONDITION reads besides COLUMNS.
-SESSION_COLUMNS = frozenset({"session_id", "name"})
+CONDITION_COLUMNS = frozenset({"session_id", "name"})
 
 
 def like_pattern(term: str) -> str:

@@ -46,8 +46,8 @@ class Page:
 
 # The annotation side of the list's joins is small: a plain hash join beats the parallel default (measured).
 LIST_SETTINGS = {"join_algorithm": "hash"}
-# What the first (narrow) statement reads besides the sort key: the rows' cache stamps (see queries.row_cache) and
-# the values that may change without them.
+# The rows' cache stamps (see queries.row_cache), and the values that may change without them: both come from the
+# scan (the rollup version) and list_narrow.page_extras (the rest), and overwrite what a cached row holds.
 _STAMP: tuple[str, ...] = ("version_ns", "annotation_updated_ns")
 _FRESH: tuple[str, ...] = ("quality_score", "derived_end_state")
 ROW_CACHE = RowCache()
@@ -97,9 +97,9 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
                "idle_ns": idle_timeout_ns, "limit": limit + 1, "offset": offset}
     # A scan of the columns the filters and sort read (queries.list_narrow); a search also reads names.
     columns = sort.columns.union(*(item.columns for item in chosen))
-    source, fresh, read = narrowed.source(columns), _FRESH, tuple(narrowed.SCANNED)
+    source, fresh, read = narrowed.source(columns), _FRESH, narrowed.SCANNED
     if search is not None:
-        source = searched.searched_source(narrowed.source(columns | searched.SESSION_COLUMNS))
+        source = searched.searched_source(narrowed.source(columns | searched.CONDITION_COLUMNS))
         fresh, read = _FRESH + searched.COLUMNS, narrowed.SCANNED + searched.COLUMNS
         conditions = f"{conditions} AND {searched.CONDITION}"
         params |= searched.params(search)

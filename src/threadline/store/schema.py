@@ -446,7 +446,7 @@ PROMPT_PART_REMOVAL = tuple(AlterStorage(table, "MODIFY SETTING old_parts_lifeti
 FAST_TEXT_CODECS = (
     *(AlterStorage(SPANS, change.action.replace("ZSTD(3)", "ZSTD(1)")) for change in SPANS_CODECS
       if "ZSTD(3)" in change.action),  # the text columns migration 5 set to ZSTD(3)
-    *(AlterStorage(TRACE_ROLLUPS, f"MODIFY COLUMN {column} String CODEC(ZSTD(1))") for column in ("input", "output")),
+    *_per_text_column("MODIFY COLUMN {column} String CODEC(ZSTD(1))"),
     *(AlterStorage(SESSION_ROLLUPS, f"MODIFY COLUMN {column} String CODEC(ZSTD(1))")
       for column in ("first_input", "last_output")),
 )
