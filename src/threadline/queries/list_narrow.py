@@ -8,17 +8,25 @@ the annotations only when one of those comes from them (a user id, tags, metadat
 and the quality scores only for the quality sort. Without the annotation join, sessions deleted through the API are
 left out by an anti-join against the project's (few) deleted annotations. The values of the page's rows that come
 from annotations and scores (the row cache's annotation stamp, ``quality_score``, the annotated end state) are then
-read for the page's ids only (:func:`page_extras`), and ``derived_end_state`` follows from them by
+read for the page's ids only (:func:`page_extras`, which also serve the page's full rows,
+:mod:`threadline.queries.session_parts`), and ``derived_end_state`` follows from them by
 :func:`threadline.queries.end_state.derive`, the Python twin of the SQL rule.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from threadline.queries import session_parts as parts
 from threadline.queries.end_state import END_STATE_SQL, derive
-from threadline.queries.scores import QUALITY_BY_SESSION
-from threadline.queries.session_row import ANNOTATED, ANNOTATION_JOIN, QUALITY_JOIN, SCORED, SESSION_FIELDS
+from threadline.queries.session_row import (
+    ANNOTATED,
+    ANNOTATION_JOIN,
+    NO_ANNOTATION,
+    QUALITY_JOIN,
+    SCORED,
+    SESSION_FIELDS,
+)
 from threadline.store.gateway import Row, Store
 
 _NS = "toUnixTimestamp64Nano"
@@ -40,18 +48,6 @@ SELECT (SELECT count() FROM {{db}}.session_rollups FINAL WHERE project_id = {{pr
      - (SELECT count() FROM {{db}}.session_rollups FINAL WHERE project_id = {{project_id:String}}
         AND session_id IN ({_DELETED})) AS total
 """
-
-# Of the page's ids: their annotations' stamps and end states, and their quality scores, as one row per annotation
-# and one per scored session (a UNION: chDB plans two small selects faster than two joins, measured 4.6 ms vs 8.6).
-PAGE_EXTRAS = f"""
-SELECT 'annotation' AS kind, session_id, {_NS}(updated_at) AS annotation_updated_ns,
-       end_state AS annotated_end_state, CAST(NULL, 'Nullable(Float64)') AS quality_score
-FROM {{db}}.session_annotations FINAL
-WHERE project_id = {{project_id:String}} AND session_id IN {{ids:Array(String)}}
-UNION ALL
-SELECT 'quality', session_id, 0, '', quality_score FROM ({QUALITY_BY_SESSION}) WHERE session_id IN {{ids:Array(String)}}
-"""
-
 
 def source(columns: frozenset[str]) -> str:
     """A SELECT of the project's live session rows with the aliases ``columns`` (of
@@ -76,24 +72,28 @@ def source(columns: frozenset[str]) -> str:
             f"WHERE r.project_id = {{project_id:String}} AND {live}")
 
 
-def page_extras(store: Store, project_id: str, found: list[Row], now_ns: int, idle_timeout_ns: int) -> None:
+@dataclass(frozen=True)
+class PageExtras:
+    """The annotations and quality scores of a page's sessions, by session id (as
+    :func:`threadline.queries.session_parts.annotation_rows` and ``quality_scores`` return them)."""
+
+    annotations: dict[str, Row]
+    quality: dict[str, float]
+
+
+def page_extras(store: Store, project_id: str, found: list[Row], now_ns: int, idle_timeout_ns: int) -> PageExtras:
     """Complete the rows ``found`` by a :func:`source` scan (each with ``session_id``, ``reported_end_state``
     and ``last_seen_ns``, ns) in place with ``annotation_updated_ns`` (ns; 0 without an annotation),
-    ``quality_score`` (None when unscored) and ``derived_end_state`` at ``now_ns`` (ns since the epoch). One
-    statement over the page's ids. Raises StoreError."""
-    if not found:
-        return
-    params: dict[str, Any] = {"project_id": project_id, "ids": [row["session_id"] for row in found]}
-    annotations: dict[str, Row] = {}
-    quality: dict[str, float] = {}
-    for extra in store.select(PAGE_EXTRAS, params, tag="sessions.list_extras"):
-        if extra["kind"] == "annotation":
-            annotations[extra["session_id"]] = extra
-        else:
-            quality[extra["session_id"]] = extra["quality_score"]
+    ``quality_score`` (None when unscored) and ``derived_end_state`` at ``now_ns`` (ns since the epoch); returns
+    the annotations and scores read, for the page's full rows. Two statements over the page's ids (two small
+    selects cost chDB what one UNION of them does, and their rows complete the full rows without joins). Raises
+    StoreError."""
+    ids = [row["session_id"] for row in found]
+    extras = PageExtras(parts.annotation_rows(store, project_id, ids), parts.quality_scores(store, project_id, ids))
     for row in found:
-        annotation = annotations.get(row["session_id"], {})
-        row["annotation_updated_ns"] = int(annotation.get("annotation_updated_ns", 0))
-        row["quality_score"] = quality.get(row["session_id"])
-        row["derived_end_state"] = derive(annotation.get("annotated_end_state", ""), row["reported_end_state"],
+        annotation = extras.annotations.get(row["session_id"], NO_ANNOTATION)
+        row["annotation_updated_ns"] = int(annotation["updated_ns"])
+        row["quality_score"] = extras.quality.get(row["session_id"])
+        row["derived_end_state"] = derive(str(annotation["end_state"]), row["reported_end_state"],
                                           int(row["last_seen_ns"]), now_ns, idle_timeout_ns)
+    return extras

@@ -15,13 +15,16 @@ import pyarrow as pa
 from threadline.store.gateway import Store
 
 # Per-session quality of one project: join it ``USING (session_id)`` / ``ON q.session_id = r.session_id``.
-QUALITY_BY_SESSION = """
+_QUALITY = """
 SELECT target_id AS session_id, avg(numeric_value) AS quality_score
-FROM {db}.scores FINAL
-WHERE project_id = {project_id:String} AND target = 'session' AND name = 'quality' AND deleted = 0
-  AND data_type IN ('numeric', 'boolean')
+FROM {{db}}.scores FINAL
+WHERE project_id = {{project_id:String}} AND target = 'session' AND name = 'quality' AND deleted = 0
+  AND data_type IN ('numeric', 'boolean'){sessions}
 GROUP BY target_id
 """
+QUALITY_BY_SESSION = _QUALITY.format(sessions="")
+# The same, of the sessions bound as ``{ids:Array(String)}`` only (their keys found through the primary key).
+QUALITY_OF_SESSIONS = _QUALITY.format(sessions=" AND target_id IN {ids:Array(String)}")
 
 
 @dataclass(frozen=True)

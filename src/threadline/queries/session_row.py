@@ -9,6 +9,8 @@ ones a request needs (:mod:`threadline.queries.list_narrow`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from threadline.queries.end_state import END_STATE_SQL
 from threadline.queries.scores import QUALITY_BY_SESSION
 
@@ -56,3 +58,34 @@ WHERE r.project_id = {{project_id:String}} AND a.deleted = 0
 # shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
 # column aliases.
 LIST_SOURCE = f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state {SESSION_FROM}"
+
+# A session row read in parts (queries.session_parts): the rollup's own columns, with the rollup's values of the
+# fields an annotation overrides or extends under names of their own...
+ROLLUP_OWN: dict[str, str] = {"rollup_user_id": "r.user_id", "rollup_metadata": "r.metadata", "rollup_tags": "r.tags"}
+ROLLUP_COLUMNS = ", ".join([*(f"{expression} AS {alias}" for alias, expression in SESSION_FIELDS.items()
+                              if alias not in ANNOTATED | SCORED),
+                            *(f"{expression} AS {alias}" for alias, expression in ROLLUP_OWN.items())])
+# ... and the annotation's columns (``a``), with the values a LEFT JOIN gives a session that has none.
+ANNOTATION_COLUMNS = ("session_id, name, user_id, metadata, tags, bookmarked, end_state, deleted, "
+                      f"{_NS}(created_at) AS created_ns, {_NS}(updated_at) AS updated_ns")
+NO_ANNOTATION: dict[str, Any] = {"name": "", "user_id": "", "metadata": [], "tags": [], "bookmarked": 0,
+                                    "end_state": "", "deleted": 0, "created_ns": 0, "updated_ns": 0}
+
+
+def combine(rollup: dict[str, Any], annotation: dict[str, Any] | None, quality: float | None) -> dict[str, Any]:
+    """The session row (:data:`SESSION_FIELDS`' aliases, in order) of a rollup row read with
+    :data:`ROLLUP_COLUMNS`, its annotation row read with :data:`ANNOTATION_COLUMNS` (None: it has none) and its
+    quality score (None: unscored). The Python twin of SESSION_FIELDS' expressions over ``a`` and ``q``, value for
+    value: ``mapUpdate`` keeps the rollup's entries whose key the annotation does not set, in order, then the
+    annotation's; ``arraySort(arrayDistinct(...))`` sorts by code point, which is UTF-8's byte order. Maps are
+    lists of (key, value) pairs, as rows carry them."""
+    a = annotation or NO_ANNOTATION
+    overridden = {key for key, _ in a["metadata"]}
+    mixed = {
+        "name": a["name"], "user_id": rollup["rollup_user_id"] or a["user_id"],
+        "annotated_end_state": a["end_state"],
+        "metadata": [(k, v) for k, v in rollup["rollup_metadata"] if k not in overridden] + list(a["metadata"]),
+        "tags": sorted(set(rollup["rollup_tags"]) | set(a["tags"])), "bookmarked": a["bookmarked"],
+        "annotation_created_ns": a["created_ns"], "annotation_updated_ns": a["updated_ns"], "quality_score": quality,
+    }
+    return {alias: mixed[alias] if alias in mixed else rollup[alias] for alias in SESSION_FIELDS}

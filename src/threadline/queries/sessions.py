@@ -12,9 +12,10 @@ from typing import Any
 
 from threadline.queries import list_narrow as narrowed
 from threadline.queries import search as searched
+from threadline.queries import session_parts as parts
+from threadline.queries.end_state import derive
 from threadline.queries.filters import SessionFilters, where
 from threadline.queries.row_cache import RowCache
-from threadline.queries.session_row import LIST_SOURCE, SESSION_COLUMNS, SESSION_FROM
 from threadline.queries.sorting import DEFAULT_SORT, Sort
 from threadline.store.gateway import Row, Store
 
@@ -140,12 +141,12 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
         if keyset is not None:
             position = int(counts["preceding"]) - (len(found) if before else 0)
         more = position + len(found) < total
-    narrowed.page_extras(store, project_id, found, params["now_ns"], idle_timeout_ns)
-    rows = _full_rows(store, project_id, found, params["now_ns"], idle_timeout_ns, cache, fresh)
+    extras = narrowed.page_extras(store, project_id, found, params["now_ns"], idle_timeout_ns)
+    rows = _full_rows(store, project_id, found, extras, cache, fresh)
     return ListPage(rows=rows, total=total, position=position, keys=keys, has_more=more)
 
 
-def _full_rows(store: Store, project_id: str, found: list[Row], now_ns: int, idle_timeout_ns: int,
+def _full_rows(store: Store, project_id: str, found: list[Row], extras: narrowed.PageExtras,
                cache: RowCache | None, fresh: tuple[str, ...]) -> list[Row]:
     """The full rows of the first statement's ``found`` rows, in order: from ``cache`` where its stamp still
     matches, else read (and cached); the ``fresh`` values (those that change without a stamp, and search
@@ -158,7 +159,8 @@ def _full_rows(store: Store, project_id: str, found: list[Row], now_ns: int, idl
 
     cached = {row["session_id"]: cache.get(key(row), stamp(row)) for row in found} if cache else {}
     missing = [row["session_id"] for row in found if cached.get(row["session_id"]) is None]
-    read = {row["session_id"]: row for row in session_rows(store, project_id, missing, now_ns, idle_timeout_ns)}
+    read = {row["session_id"]: row for row in parts.session_rows(
+        store, project_id, missing, annotated=extras.annotations, quality=extras.quality)}
     out = []
     for row in found:
         full = cached.get(row["session_id"]) or read.get(row["session_id"])
@@ -171,22 +173,19 @@ def _full_rows(store: Store, project_id: str, found: list[Row], now_ns: int, idl
 
 
 def session_rows(store: Store, project_id: str, session_ids: list[str], now_ns: int, idle_timeout_ns: int) -> list[Row]:
-    """Full list rows (``LIST_SOURCE`` columns) of ``session_ids``, in that order; ids that no longer exist (deleted
-    between two statements) are left out."""
-    if not session_ids:
-        return []
-    rows = store.select(f"{LIST_SOURCE} AND r.session_id IN {{ids:Array(String)}}",
-                        {"project_id": project_id, "ids": session_ids, "now_ns": now_ns, "idle_ns": idle_timeout_ns},
-                        tag="sessions.list_rows", settings=LIST_SETTINGS)
-    by_id = {row["session_id"]: row for row in rows}
-    return [by_id[session_id] for session_id in session_ids if session_id in by_id]
+    """Full list rows (``LIST_SOURCE`` columns: the session row and its ``derived_end_state`` at ``now_ns``) of
+    ``session_ids``, in that order; ids that no longer exist (deleted between two statements) are left out."""
+    rows = parts.session_rows(store, project_id, session_ids)
+    for row in rows:
+        row["derived_end_state"] = derive(row["annotated_end_state"], row["reported_end_state"],
+                                          int(row["last_seen_ns"]), now_ns, idle_timeout_ns)
+    return rows
 
 
 def get_session(store: Store, project_id: str, session_id: str) -> Row | None:
-    """One session's rollup, or None when the project has no such session."""
-    rows = store.select(
-        f"SELECT {SESSION_COLUMNS} {SESSION_FROM} AND r.session_id = {{session_id:String}}",
-        {"project_id": project_id, "session_id": session_id}, tag="sessions.get")
+    """One session's row (``SESSION_COLUMNS``' aliases), or None when the project has no such session (or it was
+    deleted through the API)."""
+    rows = parts.session_rows(store, project_id, [session_id])
     return rows[0] if rows else None
 
 
