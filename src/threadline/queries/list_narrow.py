@@ -16,6 +16,7 @@ read for the page's ids only (:func:`page_extras`, which also serve the page's f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from threadline.queries import session_parts as parts
 from threadline.queries.end_state import END_STATE_SQL, derive
@@ -40,14 +41,19 @@ _DELETED = ("SELECT session_id FROM {db}.session_annotations FINAL "
 _LIVE_WITH_ANNOTATION = "a.deleted = 0"
 _LIVE_WITHOUT = f"r.session_id NOT IN ({_DELETED})"
 
-# The number of live sessions of the project: all of them less those deleted through the API. Counted this way, the
-# primary key finds the (few) deleted ones, where the anti-join of _LIVE_WITHOUT read and looked up every session id
-# (1M sessions: 7 ms against 12 ms).
-COUNT_LIVE = f"""
-SELECT (SELECT count() FROM {{db}}.session_rollups FINAL WHERE project_id = {{project_id:String}})
-     - (SELECT count() FROM {{db}}.session_rollups FINAL WHERE project_id = {{project_id:String}}
-        AND session_id IN ({_DELETED})) AS total
-"""
+_COUNT = "SELECT count() AS total FROM {db}.session_rollups FINAL WHERE project_id = {project_id:String}"
+
+
+def count_live(store: Store, project_id: str) -> int:
+    """The number of live sessions of the project: all of them less those deleted through the API (and not yet
+    tombstoned by their deletion job). The deleted ones are few and rare, so they are read first and, when there
+    are any, counted by primary key; the anti-join of :func:`source` would read and look up every session id, and a
+    single statement with both as subqueries cost chDB more than the two (50k sessions: 8 ms against 4)."""
+    params: dict[str, Any] = {"project_id": project_id}
+    deleted = [row["session_id"] for row in store.select(_DELETED, params, tag="sessions.list_deleted")]
+    sql = _COUNT if not deleted else (
+        f"SELECT ({_COUNT}) - ({_COUNT} AND session_id IN {{deleted:Array(String)}}) AS total")
+    return int(store.select(sql, params | {"deleted": deleted}, tag="sessions.list_count")[0]["total"])
 
 def source(columns: frozenset[str]) -> str:
     """A SELECT of the project's live session rows with the aliases ``columns`` (of

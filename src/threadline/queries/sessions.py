@@ -132,11 +132,13 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     keys = [tuple(row[f"k{index}"] for index in range(width)) for row in found]
     total, position = -1, (offset if keyset is None else -1)
     if count:
-        counting = (narrowed.COUNT_LIVE if apart and keyset is None else
-                    f"SELECT {', '.join(f'{counter} AS {alias}' for counter, alias in counters)} FROM ({source}) "
-                    f"WHERE {conditions}")
-        counts = found[0] if found and not apart else store.select(
-            counting, params, tag="sessions.list_count", settings=LIST_SETTINGS)[0]
+        if apart and keyset is None:
+            counts: Row = {"total": narrowed.count_live(store, project_id)}
+        else:
+            counting = (f"SELECT {', '.join(f'{counter} AS {alias}' for counter, alias in counters)} "
+                        f"FROM ({source}) WHERE {conditions}")
+            counts = found[0] if found and not apart else store.select(
+                counting, params, tag="sessions.list_count", settings=LIST_SETTINGS)[0]
         total = int(counts["total"])
         if keyset is not None:
             position = int(counts["preceding"]) - (len(found) if before else 0)
