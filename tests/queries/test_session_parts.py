@@ -109,7 +109,8 @@ def test_combine_is_the_sql_twin(store: Store, rollup_user: str, annotation_user
         "mapFromArrays({ak:Array(String)}, {av:Array(String)})) AS metadata, "
         "arraySort(arrayDistinct(arrayConcat({rt:Array(String)}, {at:Array(String)}))) AS tags",
         {"ru": rollup_user, "au": a["user_id"], "rk": list(rollup_meta), "rv": list(rollup_meta.values()),
-         "ak": [k for k, _ in a["metadata"]], "av": [v for _, v in a["metadata"]], "rt": rollup_tags, "at": a["tags"]}, tag="test.twin")[0]
+         "ak": [k for k, _ in a["metadata"]], "av": [v for _, v in a["metadata"]], "rt": rollup_tags, "at": a["tags"]},
+        tag="test.twin")[0]
     rollup = {"rollup_user_id": rollup_user, "rollup_metadata": list(rollup_meta.items()), "rollup_tags": rollup_tags}
     rollup |= {alias: 0 for alias in ("session_id", "project_id", "trace_count", "span_count", "llm_call_count",
                                       "tool_call_count", "error_count", "input_tokens", "output_tokens",
