@@ -68,12 +68,10 @@ MATCHES = _MATCHES.replace("LIVE_SESSIONS", "session_id != ''")
 # ~220 ms, most of a needle's search).
 MATCHES_OF_CANDIDATES = _MATCHES.replace("LIVE_SESSIONS", "session_id IN {candidates:Array(String)}")
 
-# The sessions of the turn rows matching the term, stale versions included (a superset of what MATCHES keeps), one
-# per row, at most ``{cap}`` rows: the same index-backed scans as MATCHES, of the key column and the matched text only.
-# Rows rather than distinct sessions, so that a common term stops the scan early (1M sessions: ~90-120 ms for 501 rows
-# of a rare or a common word, against 170-300 ms for 1,001 distinct sessions).
-CANDIDATE_TURNS = """
-SELECT session_id FROM (
+# The sessions with a turn matching the term (a superset of those MATCHES keeps: stale versions match too), at most
+# ``{cap}``. The same index-backed scans as MATCHES, of the key columns and the matched text only.
+CANDIDATE_SESSIONS = """
+SELECT DISTINCT session_id FROM (
     SELECT session_id FROM {db}.trace_rollups
     WHERE project_id = {project_id:String} AND session_id != '' AND lowerUTF8(input) LIKE lowerUTF8({search:String})
     UNION ALL
@@ -81,7 +79,7 @@ SELECT session_id FROM (
     WHERE project_id = {project_id:String} AND session_id != '' AND lowerUTF8(output) LIKE lowerUTF8({search:String})
 ) LIMIT {cap:UInt32}
 """
-CANDIDATE_CAP = 500
+CANDIDATE_CAP = 1000
 
 # A session matches when a turn does, or its id or name does.
 CONDITION = ("(matched_turns > 0 OR lowerUTF8(session_id) LIKE lowerUTF8({search:String}) "
@@ -112,16 +110,15 @@ def searched_source(source: str, matches: str = MATCHES) -> str:
 
 def matches(store: Store, project_id: str, term: str) -> tuple[str, dict[str, Any]]:
     """The matches statement for searching ``term`` in ``project_id`` and its bind parameters (with
-    :func:`params`): when at most :data:`CANDIDATE_CAP` turn rows match (a needle, an id, a phrase found nowhere),
-    their sessions are read first and :data:`MATCHES_OF_CANDIDATES` checks only those sessions' turns for liveness;
-    else :data:`MATCHES`, in one statement. The first statement costs ~60-120 ms at 4M turns (the text indexes'
-    lookups), the check it saves ~220 ms. A session that gains its first matching turn between the two statements
-    is found by the next search, as one committed after a single statement would be. Raises StoreError."""
+    :func:`params`): when at most :data:`CANDIDATE_CAP` sessions have a matching turn (a needle, a rare name), they
+    are found first and :data:`MATCHES_OF_CANDIDATES` checks only their turns' liveness; else :data:`MATCHES`. A
+    session that gains its first matching turn between the two statements is found by the next search, as one
+    committed after a single statement would be. Raises StoreError."""
     bound: dict[str, Any] = {"project_id": project_id, **params(term)}
-    found = store.select(CANDIDATE_TURNS, bound | {"cap": CANDIDATE_CAP + 1}, tag="search.candidates")
+    found = store.select(CANDIDATE_SESSIONS, bound | {"cap": CANDIDATE_CAP + 1}, tag="search.candidates")
     if len(found) > CANDIDATE_CAP:
         return MATCHES, params(term)
-    return MATCHES_OF_CANDIDATES, params(term) | {"candidates": sorted({row["session_id"] for row in found})}
+    return MATCHES_OF_CANDIDATES, params(term) | {"candidates": [row["session_id"] for row in found]}
 
 
 # Turn numbers (1 = first by start time) of some turns of some sessions, from their keys only (no text read).
