@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from threadline.ingest.normalize import normalize
 from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan
-from threadline.queries import search
 from threadline.queries.annotations import Annotation, put_annotation
 from threadline.queries.filters import SessionFilters
 from threadline.queries.row_cache import RowCache
@@ -148,22 +145,3 @@ def test_search_reads_each_text_column_and_counts_a_turn_once(store: Store) -> N
     assert names(page.rows) == ["s-a"] and page.total == 1 and page.rows[0]["matched_turns"] == 2
     assert [(m["3"], m["6"]) for m in page.rows[0]["first_matches"]] == [
         ("input", "a Needle asked"), ("output", "only the answer has a NEEDLE")]
-
-
-def test_search_checks_the_candidates_liveness_or_every_turns(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Few sessions with a matching turn: their turns' liveness is checked alone (MATCHES_OF_CANDIDATES); more than
-    # the cap: every turn's (MATCHES). Same pages either way, stale rows and moved traces included.
-    committer = BatchCommitter(store)
-    committer.commit(turn(1, "s-a", 0, "old needle") + turn(2, "s-b", 60, "a needle") + turn(3, "needle-c", 120))
-    committer.commit(turn(1, "s-a", 0, "new wording"))  # s-a's only match is now a stale row
-    statement, bound = search.matches(store, P, "needle")
-    assert statement == search.MATCHES_OF_CANDIDATES and sorted(bound["candidates"]) == ["s-a", "s-b"]
-    assert search.matches(store, P, "nowhere")[1]["candidates"] == []
-    pages = {}
-    for cap in (search.CANDIDATE_CAP, 1):
-        monkeypatch.setattr(search, "CANDIDATE_CAP", cap)
-        pages[cap] = [(row["session_id"], row["matched_turns"], row["first_matches"]) for term in
-                      ("needle", "wording", "nowhere") for row in list_sessions(store, P, limit=5, search=term).rows]
-    assert search.matches(store, P, "needle")[0] == search.MATCHES
-    assert pages[1] == pages[search.CANDIDATE_CAP]
-    assert [(name, matched) for name, matched, _ in pages[1]] == [("needle-c", 0), ("s-b", 1), ("s-a", 1)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
 
 from threadline.store.gateway import Store
 
@@ -48,12 +47,12 @@ def _matching_turns(field: str) -> str:
 # exact mode would add every granule sharing a key range with them, in every part); a matching row then counts
 # only if it is its turn's current, live row: same key and version as the FINAL row of that turn, read from the key
 # columns alone (no text).
-_MATCHES = f"""
+MATCHES = f"""
 SELECT c.session_id AS session_id, count() AS matched_turns,
        groupArraySorted(3)((c.start_ns, c.trace_id, c.field, c.excerpt_at, c.text_length, c.excerpt)) AS first_matches
 FROM (
     SELECT session_id, trace_id, version FROM {{db}}.trace_rollups FINAL
-    WHERE project_id = {{project_id:String}} AND LIVE_SESSIONS
+    WHERE project_id = {{project_id:String}} AND session_id != ''
 ) AS live
 INNER JOIN (
     SELECT * FROM ({_matching_turns("input")}
@@ -62,24 +61,6 @@ INNER JOIN (
 ) AS c ON c.session_id = live.session_id AND c.trace_id = live.trace_id AND c.version = live.version
 GROUP BY c.session_id
 """
-MATCHES = _MATCHES.replace("LIVE_SESSIONS", "session_id != ''")
-# The same when the sessions with a matching turn are known (bound as ``{candidates:Array(String)}``): the liveness
-# check reads the key ranges of those sessions only, instead of the keys of every turn of the project (4M turns:
-# ~220 ms, most of a needle's search).
-MATCHES_OF_CANDIDATES = _MATCHES.replace("LIVE_SESSIONS", "session_id IN {candidates:Array(String)}")
-
-# The sessions with a turn matching the term (a superset of those MATCHES keeps: stale versions match too), at most
-# ``{cap}``. The same index-backed scans as MATCHES, of the key columns and the matched text only.
-CANDIDATE_SESSIONS = """
-SELECT DISTINCT session_id FROM (
-    SELECT session_id FROM {db}.trace_rollups
-    WHERE project_id = {project_id:String} AND session_id != '' AND lowerUTF8(input) LIKE lowerUTF8({search:String})
-    UNION ALL
-    SELECT session_id FROM {db}.trace_rollups
-    WHERE project_id = {project_id:String} AND session_id != '' AND lowerUTF8(output) LIKE lowerUTF8({search:String})
-) LIMIT {cap:UInt32}
-"""
-CANDIDATE_CAP = 1000
 
 # A session matches when a turn does, or its id or name does.
 CONDITION = ("(matched_turns > 0 OR lowerUTF8(session_id) LIKE lowerUTF8({search:String}) "
@@ -100,25 +81,11 @@ def params(term: str) -> dict[str, str]:
     return {"search": like_pattern(term), "search_term": term}
 
 
-def searched_source(source: str, matches: str = MATCHES) -> str:
+def searched_source(source: str) -> str:
     """The list's row source ``source`` (a SELECT of session rows) with each session's turn matches joined
-    (:data:`COLUMNS`; 0 and [] for sessions without one) from ``matches`` (:data:`MATCHES`, or
-    :data:`MATCHES_OF_CANDIDATES`). Filter it with :data:`CONDITION`."""
+    (:data:`COLUMNS`; 0 and [] for sessions without one). Filter it with :data:`CONDITION`."""
     return (f"SELECT l.*, m.matched_turns AS matched_turns, m.first_matches AS first_matches FROM ({source}) AS l "
-            f"LEFT JOIN ({matches}) AS m ON m.session_id = l.session_id")
-
-
-def matches(store: Store, project_id: str, term: str) -> tuple[str, dict[str, Any]]:
-    """The matches statement for searching ``term`` in ``project_id`` and its bind parameters (with
-    :func:`params`): when at most :data:`CANDIDATE_CAP` sessions have a matching turn (a needle, a rare name), they
-    are found first and :data:`MATCHES_OF_CANDIDATES` checks only their turns' liveness; else :data:`MATCHES`. A
-    session that gains its first matching turn between the two statements is found by the next search, as one
-    committed after a single statement would be. Raises StoreError."""
-    bound: dict[str, Any] = {"project_id": project_id, **params(term)}
-    found = store.select(CANDIDATE_SESSIONS, bound | {"cap": CANDIDATE_CAP + 1}, tag="search.candidates")
-    if len(found) > CANDIDATE_CAP:
-        return MATCHES, params(term)
-    return MATCHES_OF_CANDIDATES, params(term) | {"candidates": [row["session_id"] for row in found]}
+            f"LEFT JOIN ({MATCHES}) AS m ON m.session_id = l.session_id")
 
 
 # Turn numbers (1 = first by start time) of some turns of some sessions, from their keys only (no text read).

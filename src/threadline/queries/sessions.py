@@ -100,11 +100,10 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     columns = sort.columns.union(*(item.columns for item in chosen))
     source, fresh, read = narrowed.source(columns), _FRESH, narrowed.SCANNED
     if search is not None:
-        matches, bound = searched.matches(store, project_id, search)
-        source = searched.searched_source(narrowed.source(columns | searched.CONDITION_COLUMNS), matches)
+        source = searched.searched_source(narrowed.source(columns | searched.CONDITION_COLUMNS))
         fresh, read = _FRESH + searched.COLUMNS, narrowed.SCANNED + searched.COLUMNS
         conditions = f"{conditions} AND {searched.CONDITION}"
-        params |= bound
+        params |= searched.params(search)
     counters = [("count()", "total")]  # and on a keyset page: the rows before the page's first row
     before = keyset is not None and keyset.before
     qualify = ""
