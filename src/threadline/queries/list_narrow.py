@@ -30,8 +30,6 @@ from threadline.queries.session_row import (
 )
 from threadline.store.gateway import Row, Store
 
-_NS = "toUnixTimestamp64Nano"
-
 # What the scan returns of every row besides the sort key, for page_extras and the row cache.
 SCANNED: tuple[str, ...] = ("version_ns", "reported_end_state", "last_seen_ns")
 _END_STATE_INPUTS = frozenset({"annotated_end_state", "reported_end_state", "last_seen_ns"})
@@ -54,6 +52,7 @@ def count_live(store: Store, project_id: str) -> int:
     sql = _COUNT if not deleted else (
         f"SELECT ({_COUNT}) - ({_COUNT} AND session_id IN {{deleted:Array(String)}}) AS total")
     return int(store.select(sql, params | {"deleted": deleted}, tag="sessions.list_count")[0]["total"])
+
 
 def source(columns: frozenset[str]) -> str:
     """A SELECT of the project's live session rows with the aliases ``columns`` (of

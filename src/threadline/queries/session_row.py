@@ -3,8 +3,10 @@
 A session row is its ``session_rollups`` row (``r``), the user-owned fields of its ``session_annotations`` row
 (``a``; LEFT JOIN, so defaults when it has none) and its ``quality_score`` (``q``, see
 :mod:`threadline.queries.scores`). :data:`SESSION_FIELDS` names each column once (alias → SQL expression); the
-reads select all of them (:data:`SESSION_COLUMNS`, :data:`LIST_SOURCE`) or, for the sessions list's scan, only the
-ones a request needs (:mod:`threadline.queries.list_narrow`).
+reads over many sessions select all of them (:data:`LIST_SOURCE`, project metrics) or, for the sessions list's scan,
+only the ones a request needs (:mod:`threadline.queries.list_narrow`). Reads of given sessions (one session, a list
+page's rows) take the three parts by primary key instead, without joins (:mod:`threadline.queries.session_parts`),
+and :func:`combine` computes the mixed columns as the SQL does.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ ROLLUP_COLUMNS = ", ".join([*(f"{expression} AS {alias}" for alias, expression i
 ANNOTATION_COLUMNS = ("session_id, name, user_id, metadata, tags, bookmarked, end_state, deleted, "
                       f"{_NS}(created_at) AS created_ns, {_NS}(updated_at) AS updated_ns")
 NO_ANNOTATION: dict[str, Any] = {"name": "", "user_id": "", "metadata": [], "tags": [], "bookmarked": 0,
-                                    "end_state": "", "deleted": 0, "created_ns": 0, "updated_ns": 0}
+                                 "end_state": "", "deleted": 0, "created_ns": 0, "updated_ns": 0}
 
 
 def combine(rollup: dict[str, Any], annotation: dict[str, Any] | None, quality: float | None) -> dict[str, Any]:
