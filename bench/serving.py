@@ -38,8 +38,8 @@ if config:
     _Session, opened = chdb.session.Session, []
     class Session(_Session):
         def __init__(self, path=None):
-            if path and "?" not in str(path):
-                path = f"{path}?config-file={config}"
+            if path and "config-file=" not in str(path):
+                path = f"{path}{'&' if '?' in str(path) else '?'}config-file={config}"
             super().__init__(path)
             opened.append(self)
     chdb.session.Session = Session
