@@ -6,6 +6,7 @@ sessions are cached per process by path and shared by every :class:`Store` of th
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -23,10 +24,14 @@ _sessions_lock = threading.Lock()
 # chDB 4.4 runs one query of a session at a time but binds ``params`` outside that critical section: concurrent
 # queries swap or lose each other's parameters (wrong rows, "Substitution `x` is not set"). Serialise them here.
 _query_lock = threading.Lock()
-# Inserts bind no parameters, so they run on a second connection of the same engine, beside queries: the writer
-# inserts one batch's spans while it recomputes the previous batch's rollups.
-_insert_connections: dict[str, Any] = {}
-_insert_lock = threading.Lock()
+# Inserts bind no parameters, so they run on other connections of the same engine, beside queries. A chDB
+# connection runs one statement at a time, and each insert has a fixed cost (~10 ms of CPU, more in wall time under
+# load): with one insert connection, the group commit's span inserts queued behind the rollup pass's inserts (measured
+# under ingest: a 1-row journal insert took 58 ms of wall time, 10 ms of it its own). A pool lets the two stages
+# insert side by side.
+INSERT_CONNECTIONS = 2
+_insert_pools: dict[str, queue.Queue[Any]] = {}
+_hold_lock = threading.Lock()  # one writes_held() gathers the pool at a time (two taking half each would deadlock)
 _CODE = re.compile(r"Code: (\d+)")
 # ClickHouse refuses BACKUP/RESTORE to File(...) outside ``backups.allowed_path`` (a start-up setting). Embedded, the
 # store runs as the user's own process, which may write wherever the user may: allow every absolute path.
@@ -54,14 +59,19 @@ def _open_session(path: Path) -> Any:
         return _sessions[key]
 
 
-def _insert_connection(path: Path) -> Any:
+def _insert_pool(path: Path) -> queue.Queue[Any]:
+    """The process-wide pool of :data:`INSERT_CONNECTIONS` insert connections for the directory ``path``: an
+    insert takes one (waiting while all are busy) and puts it back."""
     import chdb
 
     key = str(path.resolve())
     with _sessions_lock:
-        if key not in _insert_connections:
-            _insert_connections[key] = chdb.connect(key)  # type: ignore[no-untyped-call]
-        return _insert_connections[key]
+        if key not in _insert_pools:
+            pool: queue.Queue[Any] = queue.Queue()
+            for _ in range(INSERT_CONNECTIONS):
+                pool.put(chdb.connect(key))  # type: ignore[no-untyped-call]
+            _insert_pools[key] = pool
+        return _insert_pools[key]
 
 
 def _bind(params: Mapping[str, Any]) -> dict[str, str]:
@@ -97,7 +107,7 @@ class ChdbTransport:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
         self._session = _open_session(data_dir)
-        self._inserts = _insert_connection(data_dir)
+        self._inserts = _insert_pool(data_dir)
 
     def query_arrow(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> pa.Table:
         try:
@@ -122,11 +132,13 @@ class ChdbTransport:
         # chDB's Python() table function resolves the variable by name in this frame.
         arrow_rows = data  # noqa: F841
         sql = f"INSERT INTO {table} ({columns}){_settings_clause(settings)} SELECT {columns} FROM Python(arrow_rows)"
+        connection = self._inserts.get()
         try:
-            with _insert_lock:
-                self._inserts.query(sql, "Null")
+            connection.query(sql, "Null")
         except Exception as exc:
             raise _translate(exc, sql) from None
+        finally:
+            self._inserts.put(connection)
 
     @contextmanager
     def writes_held(self) -> Iterator[None]:
@@ -134,8 +146,13 @@ class ChdbTransport:
         query lock, so nothing else of this process runs beside it) sees the store at one instant: what a kill -9
         at that instant would leave, which a start recovers exactly (a consistent backup; DESIGN.md, "Durability
         contract"). The block must not insert through this transport (it would wait forever)."""
-        with _insert_lock:
-            yield
+        with _hold_lock:
+            held = [self._inserts.get() for _ in range(INSERT_CONNECTIONS)]
+            try:
+                yield
+            finally:
+                for connection in held:
+                    self._inserts.put(connection)
 
     def close(self) -> None:
         """Sessions are process-wide; they are closed at interpreter exit."""
