@@ -55,13 +55,14 @@ from serving import (
     dir_bytes,
     export,
     latency,
+    part_log_path,
     query_log_path,
     thread_cpu,
     thread_cpu_delta,
     timed,
     write_query_log_config,
 )
-from store_report import StoreReport, query_log
+from store_report import StoreReport, merges, query_log
 from workload import DEFAULT_PROJECTS, RARE_WORD, Project, Workload, WorkloadConfig
 
 # Python functions of the write path whose samples the py-spy summary reports (inclusive, wall time of the threads
@@ -367,15 +368,25 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
             continue
         log_table = Table(title=f"system.query_log, {name}: spans {rows['from']:,}-{rows['to']:,} "
                                 f"({rows['seconds']} s)")
-        for column in ("tag", "queries", "total ms", "avg ms", "ms/span", "read rows", "read MiB", "parts", "marks"):
+        for column in ("tag", "queries", "total ms", "avg ms", "ms/span", "CPU µs/span", "read rows", "read MiB",
+                       "parts", "marks"):
             log_table.add_column(column, justify="left" if column == "tag" else "right")
         spans = rows["to"] - rows["from"]
         for tag in rows["tags"][:18]:
             log_table.add_row(tag["tag"], f"{tag['queries']:,}", f"{tag['total_ms']:,}", f"{tag['avg_ms']}",
-                              f"{tag['total_ms'] / spans:.4f}", f"{tag['read_rows']:,}",
-                              f"{tag['read_bytes'] / 2**20:,.1f}", f"{tag['selected_parts']:,}",
-                              f"{tag['selected_marks']:,}")
+                              f"{tag['total_ms'] / spans:.4f}", f"{tag['cpu_ms'] * 1000 / spans:.1f}",
+                              f"{tag['read_rows']:,}", f"{tag['read_bytes'] / 2**20:,.1f}",
+                              f"{tag['selected_parts']:,}", f"{tag['selected_marks']:,}")
         console.print(log_table)
+        if rows.get("merges"):
+            merge_table = Table(title=f"system.part_log merges, {name}: spans {rows['from']:,}-{rows['to']:,}")
+            for column in ("table", "merges", "total ms", "CPU µs/span", "rows", "read MiB", "written MiB"):
+                merge_table.add_column(column, justify="left" if column == "table" else "right")
+            for merge in rows["merges"]:
+                merge_table.add_row(merge["table"], f"{merge['merges']:,}", f"{merge['total_ms']:,}",
+                                    f"{merge['cpu_ms'] * 1000 / spans:.1f}", f"{merge['rows']:,}",
+                                    f"{merge['read_bytes'] / 2**20:,.1f}", f"{merge['written_bytes'] / 2**20:,.1f}")
+            console.print(merge_table)
     spy = results.get("py_spy") or {}
     if spy.get("stages_ms_per_span"):
         spy_table = Table(title=f"py-spy: {spy['seconds']} s at {spy['acked_before']:,}-{spy['acked_after']:,} "
@@ -522,7 +533,9 @@ def inspect(data_dir: Path, config: Path | None, timeline: list[Snapshot], spans
         for name, low, high in (("first", 0, size), ("last", spans - size, spans)):
             start, end = time_at(timeline, low), time_at(timeline, high)
             windows[name] = {"from": low, "to": high, "seconds": round(end - start, 1),
-                             "tags": query_log(query_log_path(config), start, end)}
+                             "tags": query_log(query_log_path(config), start, end),
+                             "merges": merges(part_log_path(config), start, end)
+                             if part_log_path(config).exists() else []}
     report = StoreReport(data_dir, "threadline")
     try:
         parts: dict[str, Any] = {"before": report.parts(), "columns": report.columns()}

@@ -49,6 +49,9 @@ if config:
             data = opened[0].query(os.environ["BENCH_QUERY_LOG_SELECT"], "Parquet").bytes()
             with open(out, "wb") as f:
                 f.write(data)
+            data = opened[0].query(os.environ["BENCH_PART_LOG_SELECT"], "Parquet").bytes()
+            with open(os.path.join(os.path.dirname(out), "part-log.parquet"), "wb") as f:
+                f.write(data)
     atexit.register(save_query_log)
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally then, so that atexit runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -64,7 +67,18 @@ SELECT toUnixTimestamp64Micro(event_time_microseconds) AS event_us, toString(typ
        exception
 FROM system.query_log WHERE type != 'QueryStart'
 """
+PART_LOG_SELECT = """
+SELECT toUnixTimestamp64Micro(event_time_microseconds) AS event_us, table, duration_ms, rows, size_in_bytes,
+       bytes_uncompressed, read_bytes,
+       ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'] AS cpu_us
+FROM system.part_log WHERE event_type = 'MergeParts' AND database = 'threadline'
+"""
 QUERY_LOG_CONFIG = """<clickhouse>
+  <part_log>
+    <database>system</database>
+    <table>part_log</table>
+    <flush_interval_milliseconds>7500</flush_interval_milliseconds>
+  </part_log>
   <query_log>
     <database>system</database>
     <table>query_log</table>
@@ -113,6 +127,11 @@ def query_log_path(config: Path) -> Path:
     return config.with_name("query-log.parquet")
 
 
+def part_log_path(config: Path) -> Path:
+    """Where the server started with ``config`` writes its merges (``system.part_log``, Parquet) at exit."""
+    return config.with_name("part-log.parquet")
+
+
 @dataclass
 class ServeProcess:
     """A ``threadline serve`` subprocess on a fresh port with ``THREADLINE_ADMIN_KEY`` set; ``start`` then
@@ -150,6 +169,7 @@ class ServeProcess:
         self.module_path = imported_from(env)
         if self.query_log_config is not None:
             env |= {"BENCH_CHDB_CONFIG": str(self.query_log_config), "BENCH_QUERY_LOG_SELECT": QUERY_LOG_SELECT,
+                    "BENCH_PART_LOG_SELECT": PART_LOG_SELECT,
                     "BENCH_QUERY_LOG_OUT": str(query_log_path(self.query_log_config))}
         command = [sys.executable, "-c", BOOTSTRAP, "serve", "--port", str(self.port), "--data-dir",
                    str(self.data_dir)]

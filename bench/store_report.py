@@ -52,6 +52,29 @@ def query_log(path: Path, start: float, end: float) -> list[dict[str, Any]]:
     return sorted(out, key=lambda row: -row["total_ms"])
 
 
+def merges(path: Path, start: float, end: float) -> list[dict[str, Any]]:
+    """Background merges of the server's part log (Parquet at ``path``) that finished between ``start`` and ``end``
+    (Unix seconds), per table: count, total ms, CPU ms, rows and uncompressed bytes read, bytes written; sorted by
+    CPU."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    log = pq.read_table(path)
+    micros = log.column("event_us")
+    log = log.filter(pc.and_(pc.greater_equal(micros, int(start * 1e6)), pc.less(micros, int(end * 1e6))))
+    out = []
+    for table in sorted(set(log.column("table").to_pylist())):
+        rows = log.filter(pc.equal(log.column("table"), table))
+
+        def total(name: str, rows: Any = rows) -> int:
+            return int(pc.sum(rows.column(name)).as_py() or 0)
+
+        out.append({"table": table, "merges": rows.num_rows, "total_ms": total("duration_ms"),
+                    "cpu_ms": total("cpu_us") // 1000, "rows": total("rows"), "read_bytes": total("read_bytes"),
+                    "written_bytes": total("size_in_bytes")})
+    return sorted(out, key=lambda row: -row["cpu_ms"])
+
+
 class StoreReport:
     """An embedded store opened read-write in this process (the server must have stopped)."""
 
