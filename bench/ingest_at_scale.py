@@ -369,23 +369,26 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
         log_table = Table(title=f"system.query_log, {name}: spans {rows['from']:,}-{rows['to']:,} "
                                 f"({rows['seconds']} s)")
         for column in ("tag", "queries", "total ms", "avg ms", "ms/span", "CPU µs/span", "read rows", "read MiB",
-                       "parts", "marks"):
+                       "parts", "marks", "max MiB"):
             log_table.add_column(column, justify="left" if column == "tag" else "right")
         spans = rows["to"] - rows["from"]
         for tag in rows["tags"][:18]:
             log_table.add_row(tag["tag"], f"{tag['queries']:,}", f"{tag['total_ms']:,}", f"{tag['avg_ms']}",
                               f"{tag['total_ms'] / spans:.4f}", f"{tag['cpu_ms'] * 1000 / spans:.1f}",
                               f"{tag['read_rows']:,}", f"{tag['read_bytes'] / 2**20:,.1f}",
-                              f"{tag['selected_parts']:,}", f"{tag['selected_marks']:,}")
+                              f"{tag['selected_parts']:,}", f"{tag['selected_marks']:,}",
+                              f"{tag['max_memory'] / 2**20:,.0f}")
         console.print(log_table)
         if rows.get("merges"):
             merge_table = Table(title=f"system.part_log merges, {name}: spans {rows['from']:,}-{rows['to']:,}")
-            for column in ("table", "merges", "total ms", "CPU µs/span", "rows", "read MiB", "written MiB"):
+            for column in ("table", "merges", "total ms", "CPU µs/span", "rows", "read MiB", "written MiB",
+                           "max MiB"):
                 merge_table.add_column(column, justify="left" if column == "table" else "right")
             for merge in rows["merges"]:
                 merge_table.add_row(merge["table"], f"{merge['merges']:,}", f"{merge['total_ms']:,}",
                                     f"{merge['cpu_ms'] * 1000 / spans:.1f}", f"{merge['rows']:,}",
-                                    f"{merge['read_bytes'] / 2**20:,.1f}", f"{merge['written_bytes'] / 2**20:,.1f}")
+                                    f"{merge['read_bytes'] / 2**20:,.1f}", f"{merge['written_bytes'] / 2**20:,.1f}",
+                                    f"{merge['max_memory'] / 2**20:,.0f}")
             console.print(merge_table)
     spy = results.get("py_spy") or {}
     if spy.get("stages_ms_per_span"):

@@ -69,7 +69,7 @@ FROM system.query_log WHERE type != 'QueryStart'
 """
 PART_LOG_SELECT = """
 SELECT toUnixTimestamp64Micro(event_time_microseconds) AS event_us, table, duration_ms, rows, size_in_bytes,
-       bytes_uncompressed, read_bytes,
+       bytes_uncompressed, read_bytes, peak_memory_usage,
        ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'] AS cpu_us
 FROM system.part_log WHERE event_type = 'MergeParts' AND database = 'threadline'
 """

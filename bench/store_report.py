@@ -54,8 +54,8 @@ def query_log(path: Path, start: float, end: float) -> list[dict[str, Any]]:
 
 def merges(path: Path, start: float, end: float) -> list[dict[str, Any]]:
     """Background merges of the server's part log (Parquet at ``path``) that finished between ``start`` and ``end``
-    (Unix seconds), per table: count, total ms, CPU ms, rows and uncompressed bytes read, bytes written; sorted by
-    CPU."""
+    (Unix seconds), per table: count, total ms, CPU ms, rows and uncompressed bytes read, bytes written, the
+    largest peak memory of one merge; sorted by CPU."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -71,7 +71,8 @@ def merges(path: Path, start: float, end: float) -> list[dict[str, Any]]:
 
         out.append({"table": table, "merges": rows.num_rows, "total_ms": total("duration_ms"),
                     "cpu_ms": total("cpu_us") // 1000, "rows": total("rows"), "read_bytes": total("read_bytes"),
-                    "written_bytes": total("size_in_bytes")})
+                    "written_bytes": total("size_in_bytes"),
+                    "max_memory": int(pc.max(rows.column("peak_memory_usage")).as_py() or 0)})
     return sorted(out, key=lambda row: -row["cpu_ms"])
 
 

@@ -84,7 +84,7 @@ def test_backup_through_a_running_server_restores_every_session(tmp_path: Path) 
         assert done.returncode == 0, done.stderr
         assert f"to {backup}" in done.stdout and "backed up 16 tables" in done.stdout
         manifest = json.loads((backup / "manifest.json").read_text())
-        assert manifest["schema_version"] == 9 and manifest["tables"]["session_rollups"] >= SESSIONS
+        assert manifest["schema_version"] == 10 and manifest["tables"]["session_rollups"] >= SESSIONS
 
         # refused, with nothing written or changed
         before = sorted(p.relative_to(backup) for p in backup.rglob("*"))

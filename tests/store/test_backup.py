@@ -109,7 +109,7 @@ def test_a_backup_taken_under_ingest_restores_to_exact_rollups(embedded: Store, 
     for manifest in manifests:
         path = Path(manifest.pop("path"))
         assert path.parent == chdb_dir.parent / f"{chdb_dir.name}-backups"  # beside the data directory, always
-        assert manifest["schema_version"] == 9 and manifest["migrations"] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        assert manifest["schema_version"] == 10 and manifest["migrations"] == list(range(1, 11))
         assert manifest["database"] == embedded.database and manifest["tables"]["spans"] > 0
         assert read_manifest(path).tables == manifest["tables"]
         target = _database(chdb_dir, "restored")
@@ -140,7 +140,7 @@ def test_refusals_leave_everything_as_it_was(embedded: Store, chdb_dir: Path, tm
 
     path = tmp_path / "backup"
     manifest = write_backup(embedded, path)
-    assert manifest.tables["projects"] == 1 and manifest.tables["schema_migrations"] == 9
+    assert manifest.tables["projects"] == 1 and manifest.tables["schema_migrations"] == 10
     with pytest.raises(NotEmpty, match="--force"):
         restore_backup(embedded, path)  # its own database has tables
 

@@ -1,7 +1,8 @@
-"""Upgrading a store written by an earlier release (migrations 1-6; migrations 7-9 came after):
-``threadline migrate --dry-run`` shows migrations 7-9 with their SQL and changes nothing, ``threadline migrate``
+"""Upgrading a store written by an earlier release (migrations 1-6; migrations 7-10 came after):
+``threadline migrate --dry-run`` shows migrations 7-10 with their SQL and changes nothing, ``threadline migrate``
 applies them, and the server then shows every session with nothing lost, every key still valid, the text columns on
-their new codec, the session rollups on their smaller blocks and content search on text indexes."""
+their new codec, the session rollups on their smaller blocks, content search on text indexes and the write-heavy
+tables on vertical merges."""
 
 from __future__ import annotations
 
@@ -80,20 +81,21 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
 
     shown = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "3 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
+    assert "4 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
     assert "-- 8: smaller compressed blocks" in shown.output and "-- 9: text indexes for content search" in shown.output
+    assert "-- 10: vertical merges" in shown.output
     assert f"ALTER TABLE {previous.database}.spans MODIFY COLUMN input String CODEC(ZSTD(1))" in shown.output
     assert f"ALTER TABLE {previous.database}.session_rollups MODIFY COLUMN last_output String" in shown.output
     assert _state(previous) == before  # a dry run changes nothing
 
     applied = CliRunner().invoke(app, ["migrate"], env=env)
-    assert applied.exit_code == 0 and "applied 3 migration(s)" in applied.output and "7: faster" in applied.output
+    assert applied.exit_code == 0 and "applied 4 migration(s)" in applied.output and "7: faster" in applied.output
     again = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
-    assert again.exit_code == 0 and "is up to date (schema 9); nothing to apply" in again.output
+    assert again.exit_code == 0 and "is up to date (schema 10); nothing to apply" in again.output
 
     after = _state(previous)
     assert after["sessions"] == before["sessions"]
-    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     assert_exact(previous, PROJECT)
     defaults = previous.select(
         "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
@@ -114,6 +116,10 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     indexes = previous.select("SELECT name, type FROM system.data_skipping_indices WHERE database = {d:String} "
                               "AND table = 'trace_rollups' ORDER BY name", {"d": previous.database}, tag="test.idx")
     assert [(i["name"], i["type"]) for i in indexes] == [("input_text", "text"), ("output_text", "text")]
+    vertical = previous.select("SELECT name, create_table_query AS q FROM system.tables WHERE database = {d:String} "
+                               "AND name IN ('spans', 'trace_rollups', 'session_rollups', 'trace_state')",
+                               {"d": previous.database}, tag="test.vertical")
+    assert len(vertical) == 4 and all("vertical_merge_algorithm_min_rows_to_activate = 1" in t["q"] for t in vertical)
 
     live = start_server(previous)  # what `threadline serve` then runs on the upgraded store
     try:
