@@ -28,6 +28,7 @@ from threadline.queries.session_row import (
     SCORED,
     SESSION_FIELDS,
 )
+from threadline.queries.side_by_side import both
 from threadline.store.gateway import Row, Store
 
 # What the scan returns of every row besides the sort key, for page_extras and the row cache.
@@ -90,11 +91,12 @@ def page_extras(store: Store, project_id: str, found: list[Row], now_ns: int, id
     """Complete the rows ``found`` by a :func:`source` scan (each with ``session_id``, ``reported_end_state``
     and ``last_seen_ns``, ns) in place with ``annotation_updated_ns`` (ns; 0 without an annotation),
     ``quality_score`` (None when unscored) and ``derived_end_state`` at ``now_ns`` (ns since the epoch); returns
-    the annotations and scores read, for the page's full rows. Two statements over the page's ids (two small
-    selects cost chDB what one UNION of them does, and their rows complete the full rows without joins). Raises
-    StoreError."""
+    the annotations and scores read, for the page's full rows. Two statements over the page's ids, run side by side
+    (two small selects cost chDB what one UNION of them does, and their rows complete the full rows without joins).
+    Raises StoreError."""
     ids = [row["session_id"] for row in found]
-    extras = PageExtras(parts.annotation_rows(store, project_id, ids), parts.quality_scores(store, project_id, ids))
+    extras = PageExtras(*both(lambda: parts.annotation_rows(store, project_id, ids),
+                              lambda: parts.quality_scores(store, project_id, ids)))
     for row in found:
         annotation = extras.annotations.get(row["session_id"], NO_ANNOTATION)
         row["annotation_updated_ns"] = int(annotation["updated_ns"])

@@ -2,9 +2,10 @@
 
 Why: chDB plans and runs each join for several ms whatever its size. ``GET /v1/sessions/{id}`` read its one row
 through the two joins of ``session_row.SESSION_FROM`` in 19-22 ms at 50k sessions, against ~7 ms for the rollup row
-alone and ~2 ms each for the annotation and the quality score found by primary key. The parts are assembled by
-:func:`threadline.queries.session_row.combine`, the Python twin of the joined expressions. Sessions deleted through
-the API (annotation ``deleted``) are left out, as ``SESSION_FROM``'s ``a.deleted = 0`` does.
+alone and ~2 ms each for the annotation and the quality score found by primary key (the three are read side by
+side). The parts are assembled by :func:`threadline.queries.session_row.combine`, the Python twin of the joined
+expressions. Sessions deleted through the API (annotation ``deleted``) are left out, as ``SESSION_FROM``'s
+``a.deleted = 0`` does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 
 from threadline.queries.scores import QUALITY_OF_SESSIONS
 from threadline.queries.session_row import ANNOTATION_COLUMNS, ROLLUP_COLUMNS, combine
+from threadline.queries.side_by_side import all_three
 from threadline.store.gateway import Row, Store
 
 
@@ -37,27 +39,35 @@ def quality_scores(store: Store, project_id: str, session_ids: list[str]) -> dic
     return {row["session_id"]: row["quality_score"] for row in rows}
 
 
+def rollup_rows(store: Store, project_id: str, session_ids: list[str]) -> dict[str, Row]:
+    """The ``session_rollups`` rows (:data:`~threadline.queries.session_row.ROLLUP_COLUMNS`) of those of
+    ``session_ids`` that have one, by session id. Raises StoreError."""
+    if not session_ids:
+        return {}
+    rows = store.select(
+        f"SELECT {ROLLUP_COLUMNS} FROM {{db}}.session_rollups AS r FINAL "
+        "WHERE r.project_id = {project_id:String} AND r.session_id IN {ids:Array(String)}",
+        {"project_id": project_id, "ids": session_ids}, tag="sessions.rollups")
+    return {row["session_id"]: row for row in rows}
+
+
 def session_rows(store: Store, project_id: str, session_ids: list[str], *,
                  annotated: Mapping[str, Row] | None = None, quality: Mapping[str, float] | None = None) -> list[Row]:
     """The full session rows (:data:`~threadline.queries.session_row.SESSION_FIELDS`' aliases) of ``session_ids``,
     in that order, leaving out ids without a rollup and sessions deleted through the API. ``annotated`` and
     ``quality``: the annotations and quality scores of these ids when the caller has read them already (as
-    :func:`annotation_rows` and :func:`quality_scores` return them), else they are read here. Raises StoreError."""
+    :func:`annotation_rows` and :func:`quality_scores` return them), else they are read here, beside the rollups
+    (:mod:`threadline.queries.side_by_side`). Raises StoreError."""
     if not session_ids:
         return []
-    rollups = store.select(
-        f"SELECT {ROLLUP_COLUMNS} FROM {{db}}.session_rollups AS r FINAL "
-        "WHERE r.project_id = {project_id:String} AND r.session_id IN {ids:Array(String)}",
-        {"project_id": project_id, "ids": session_ids}, tag="sessions.rollups")
-    if not rollups:
-        return []
-    found = [row["session_id"] for row in rollups]
-    annotated = annotation_rows(store, project_id, found) if annotated is None else annotated
-    quality = quality_scores(store, project_id, found) if quality is None else quality
-    by_id = {row["session_id"]: row for row in rollups}
+    given_annotations, given_quality = annotated, quality
+    rollups, annotations, scores = all_three(
+        lambda: rollup_rows(store, project_id, session_ids),
+        lambda: annotation_rows(store, project_id, session_ids) if given_annotations is None else given_annotations,
+        lambda: quality_scores(store, project_id, session_ids) if given_quality is None else given_quality)
     out = []
     for session_id in session_ids:
-        rollup, annotation = by_id.get(session_id), annotated.get(session_id)
+        rollup, annotation = rollups.get(session_id), annotations.get(session_id)
         if rollup is not None and not (annotation and annotation["deleted"]):
-            out.append(combine(rollup, annotation, quality.get(session_id)))
+            out.append(combine(rollup, annotation, scores.get(session_id)))
     return out

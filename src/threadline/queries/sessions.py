@@ -16,6 +16,7 @@ from threadline.queries import session_parts as parts
 from threadline.queries.end_state import derive
 from threadline.queries.filters import SessionFilters, where
 from threadline.queries.row_cache import RowCache
+from threadline.queries.side_by_side import both
 from threadline.queries.sorting import DEFAULT_SORT, Sort
 from threadline.store.gateway import Row, Store
 
@@ -120,10 +121,17 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     windows = "".join(f", {counter} OVER () AS {alias}" for counter, alias in counters) if count and not apart else ""
     if apart and keyset is not None:
         qualify = f"AND {beyond}"
-    found = store.select(
-        f"SELECT session_id, {', '.join(read)}, {sort.select_key()}{windows} FROM ({source}) "
-        f"WHERE {conditions} {qualify} ORDER BY {sort.order_by(reverse=before)} "
-        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="sessions.list_keys", settings=LIST_SETTINGS)
+    def scan() -> list[Row]:
+        return store.select(
+            f"SELECT session_id, {', '.join(read)}, {sort.select_key()}{windows} FROM ({source}) "
+            f"WHERE {conditions} {qualify} ORDER BY {sort.order_by(reverse=before)} "
+            "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="sessions.list_keys", settings=LIST_SETTINGS)
+
+    unfiltered_count = apart and keyset is None  # counted by a statement of its own, beside the scan
+    if unfiltered_count:
+        found, live = both(scan, lambda: narrowed.count_live(store, project_id))
+    else:
+        found = scan()
     more = len(found) > limit or before  # before a keyset, the keyset's own row follows the page
     found = found[:limit]
     if before:
@@ -132,8 +140,8 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     keys = [tuple(row[f"k{index}"] for index in range(width)) for row in found]
     total, position = -1, (offset if keyset is None else -1)
     if count:
-        if apart and keyset is None:
-            counts: Row = {"total": narrowed.count_live(store, project_id)}
+        if unfiltered_count:
+            counts: Row = {"total": live}
         else:
             counting = (f"SELECT {', '.join(f'{counter} AS {alias}' for counter, alias in counters)} "
                         f"FROM ({source}) WHERE {conditions}")
