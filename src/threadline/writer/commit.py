@@ -365,11 +365,13 @@ class BatchCommitter:
         return found
 
     def _load_known(self) -> KnownTraces:
+        # Sized for four times the stored traces (10 bits a key: 5 MB for 1M traces), so that a store that keeps
+        # growing reloads rarely; keys become Python objects one record batch at a time, not all at once.
         table = self.store.select_arrow("SELECT project_id, trace_id FROM {db}.trace_state",
                                         tag="writer.known_traces")
-        known = KnownTraces(max(1_000_000, 2 * table.num_rows))
-        known.update(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
-                         strict=True))
+        known = KnownTraces(max(1_000_000, 4 * table.num_rows))
+        for batch in table.to_batches(max_chunksize=65_536):
+            known.update(zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True))
         return known
 
     def _remember(self, states: list[TraceState], version: int) -> None:
