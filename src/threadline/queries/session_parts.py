@@ -61,10 +61,14 @@ def session_rows(store: Store, project_id: str, session_ids: list[str], *,
     if not session_ids:
         return []
     given_annotations, given_quality = annotated, quality
-    rollups, annotations, scores = all_three(
-        lambda: rollup_rows(store, project_id, session_ids),
-        lambda: annotation_rows(store, project_id, session_ids) if given_annotations is None else given_annotations,
-        lambda: quality_scores(store, project_id, session_ids) if given_quality is None else given_quality)
+    if given_annotations is not None and given_quality is not None:  # the list's page: only the rollups to read
+        rollups, annotations, scores = rollup_rows(store, project_id, session_ids), given_annotations, given_quality
+    else:
+        rollups, annotations, scores = all_three(
+            lambda: rollup_rows(store, project_id, session_ids),
+            lambda: annotation_rows(store, project_id, session_ids) if given_annotations is None
+            else given_annotations,
+            lambda: quality_scores(store, project_id, session_ids) if given_quality is None else given_quality)
     out = []
     for session_id in session_ids:
         rollup, annotation = rollups.get(session_id), annotations.get(session_id)
