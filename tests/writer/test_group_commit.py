@@ -22,7 +22,7 @@ from threadline.ingest.pricing import PriceTable
 from threadline.ingest.spans import RawSpan, SpanBatch, SpanRow
 from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
-from threadline.writer.commit import BatchCommitter, CommitResult, InsertedBatch, JournaledBatch
+from threadline.writer.commit import BatchCommitter, CommitResult, InsertedBatch
 from threadline.writer.group_commit import GroupCommitWriter, Overloaded
 
 PRICES = PriceTable({})
@@ -61,9 +61,9 @@ class CountingCommitter(BatchCommitter):
         super().__init__(store)
         self.batches: list[int] = []
 
-    def journal(self, rows: SpanBatch, token: str | None = None) -> JournaledBatch:
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
         self.batches.append(len(rows))
-        return super().journal(rows, token)
+        return super().insert(rows, token)
 
 
 class GatedCommitter(CountingCommitter):
@@ -74,10 +74,10 @@ class GatedCommitter(CountingCommitter):
         self.gate = threading.Event()
         self.entered = threading.Event()
 
-    def journal(self, rows: SpanBatch, token: str | None = None) -> JournaledBatch:
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
         self.entered.set()
         assert self.gate.wait(30), "the test never opened the gate"
-        return super().journal(rows, token)
+        return super().insert(rows, token)
 
 
 class FailsOnceCommitter(CountingCommitter):
@@ -87,8 +87,8 @@ class FailsOnceCommitter(CountingCommitter):
         super().__init__(store)
         self.failure: StoreError | None = None
 
-    def insert_journaled(self, batch: JournaledBatch) -> InsertedBatch:
-        inserted = super().insert_journaled(batch)
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
+        inserted = super().insert(rows, token)
         if self.failure is None:
             self.failure = StoreError("injected: the store went away after the insert")
             raise self.failure

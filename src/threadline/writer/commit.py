@@ -88,16 +88,6 @@ class InsertedBatch:
                    tuple(i for b in batches for i in b.batch_ids), tuple(k for b in batches for k in b.registered))
 
 
-@dataclass(frozen=True)
-class JournaledBatch:
-    """A batch recorded as pending in the rollup journal whose spans are still to insert: its span rows, its
-    deduplication token (:func:`batch_token`) and the (project_id, trace_id) pairs it touches, sorted."""
-
-    table: pa.Table
-    token: str
-    traces: list[Key]
-
-
 def batch_token(table: pa.Table) -> str:
     """Deduplication token of a batch: a hash of its full content (ingest time included), so the same batch
     committed again (a retry after a failure between insert and acknowledgement) is skipped by ClickHouse, while a
@@ -184,17 +174,9 @@ class BatchCommitter:
 
     def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
         """First half of a commit: journal the batch as pending and insert its spans (safe to run beside
-        :meth:`recompute_inserted` of another batch); :meth:`journal` then :meth:`insert_journaled`. Raises
-        StoreError."""
+        :meth:`recompute_inserted` of another batch). Raises StoreError."""
         if not len(rows):
             return InsertedBatch([], 0)
-        return self.insert_journaled(self.journal(rows, token))
-
-    def journal(self, rows: SpanBatch, token: str | None = None) -> JournaledBatch:
-        """Record a non-empty batch as pending in the journal, before its spans are inserted
-        (:meth:`insert_journaled`; the group commit journals the next batch while the previous one's spans are
-        being inserted). A batch journaled and never inserted (a crash in between, a failed insert) is rebuilt
-        from what is stored, exactly, by the next start or pass. Raises StoreError."""
         table = as_table(rows)
         token = token or batch_token(table)
         traces = sorted(set(zip(table.column("project_id").to_pylist(), table.column("trace_id").to_pylist(),
@@ -203,22 +185,12 @@ class BatchCommitter:
             self._unfolded.update(traces)
         try:
             journal.record_pending(self.store, token, traces, self._versions.next())
+            self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token)
         except Exception:
-            self._mark_suspect(traces)
+            self._mark_suspect(traces)  # the spans may be stored though the insert failed
             self._folded(traces)
             raise
-        return JournaledBatch(table, token, traces)
-
-    def insert_journaled(self, batch: JournaledBatch) -> InsertedBatch:
-        """Insert the spans of a batch :meth:`journal` recorded (once). Raises StoreError."""
-        try:
-            self.store.insert("spans", batch.table, tag="writer.insert_spans", dedup_token=batch.token)
-        except Exception:
-            self._mark_suspect(batch.traces)  # the spans may be stored though the insert failed
-            self._folded(batch.traces)
-            raise
-        return InsertedBatch(batch.traces, batch.table.num_rows, SpanFacts.from_spans(batch.table), (batch.token,),
-                             tuple(batch.traces))
+        return InsertedBatch(traces, table.num_rows, SpanFacts.from_spans(table), (token,), tuple(traces))
 
     def recompute_inserted(self, inserted: InsertedBatch) -> CommitResult:
         """Second half of a commit: links and rollups of an inserted batch's traces (one at a time per process).

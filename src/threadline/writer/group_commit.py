@@ -5,10 +5,7 @@ Two stages, each one thread at a time (off the event loop):
 1. **insert**: a batch is gathered when it reaches ``flush_max_spans`` or ``flush_interval_ms`` after its first
    request; it is recorded as pending in the rollup journal and its spans are inserted. Its requests are then
    acknowledged: the spans are committed to ClickHouse and, should the process die before their rollups are written,
-   the journal has the next start rebuild them (DESIGN.md, "Durability contract"). The journal record of the next
-   batch is written while the previous batch's spans are inserted (two loops, on two of the store's insert
-   connections): each insert has a fixed cost of several ms, and the two in a row made the insert stage the
-   bottleneck of ingest.
+   the journal has the next start rebuild them (DESIGN.md, "Durability contract").
 2. **rollups**: every batch inserted since the last pass is folded in one pass (up to ``flush_max_spans`` spans), so
    the pass's fixed cost (a handful of statements, each a few ms in chDB whatever its size) is shared by every request
    that arrived meanwhile. A pass that fails is retried (its traces are rebuilt from their stored spans) until it
@@ -30,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 
 from threadline.ingest.spans import SpanBatch, concat
-from threadline.writer.commit import BatchCommitter, InsertedBatch, JournaledBatch
+from threadline.writer.commit import BatchCommitter, InsertedBatch
 
 log = logging.getLogger("threadline.writer")
 
@@ -47,15 +44,6 @@ class Overloaded(Exception):
 class _Request:
     rows: SpanBatch
     future: asyncio.Future[None] = field(repr=False)
-
-
-@dataclass
-class _Journaled:
-    """A batch recorded as pending, its spans to insert: its requests and their span count."""
-
-    requests: list[_Request]
-    spans: int
-    batch: JournaledBatch
 
 
 @dataclass
@@ -88,7 +76,6 @@ class GroupCommitWriter:
         self.retry_s = retry_s
         self._queue: list[_Request] = []
         self._pending_spans = 0
-        self._journaled: list[_Journaled | None] = []  # None: the journal loop ended
         self._unfolded: list[_Inserted] = []
         self._unfolded_spans = 0
         self._acknowledged = 0  # number of the last batch acknowledged
@@ -108,8 +95,7 @@ class GroupCommitWriter:
 
     async def start(self) -> None:
         """Start the insert and rollup loops on the running event loop."""
-        self._tasks = [asyncio.create_task(self._gather_and_journal(), name="threadline-group-commit"),
-                       asyncio.create_task(self._insert_journaled(), name="threadline-inserts"),
+        self._tasks = [asyncio.create_task(self._gather_and_insert(), name="threadline-group-commit"),
                        asyncio.create_task(self._rollups(), name="threadline-rollups")]
 
     async def stop(self) -> None:
@@ -166,7 +152,7 @@ class GroupCommitWriter:
             size += len(request.rows)
         return taken
 
-    async def _gather_and_journal(self) -> None:
+    async def _gather_and_insert(self) -> None:
         try:
             while True:
                 await self._wakeup.wait()
@@ -178,54 +164,31 @@ class GroupCommitWriter:
                 if self.flush_interval and self._pending_spans < self.flush_max_spans and not self._stopping:
                     await asyncio.sleep(self.flush_interval)  # let concurrent requests join this batch
                 while self._queue:
-                    async with self._changed:
-                        # One batch journaled ahead of the insert at most (requests meanwhile join the next one);
-                        # and when the rollups are behind, insert (and acknowledge) at their pace.
-                        await self._changed.wait_for(lambda: self._inserts_done or (not self._journaled and (
-                            self._unfolded_spans < self.max_unfolded_spans or self._rollups_done)))
-                    await self._journal(self._take_batch())
+                    async with self._changed:  # the rollups are behind: insert (and acknowledge) at their pace
+                        await self._changed.wait_for(lambda: self._unfolded_spans < self.max_unfolded_spans
+                                                     or self._rollups_done)
+                    await self._insert(self._take_batch())
                 if self._stopping:
                     # stop() may have set the wakeup before this pass cleared it: nothing would set it again.
                     return
         finally:
-            self._journaled.append(None)
+            self._inserts_done = True
             await self._notify()
 
-    async def _journal(self, batch: list[_Request]) -> None:
+    async def _insert(self, batch: list[_Request]) -> None:
         size = sum(len(request.rows) for request in batch)
         try:
             rows = await asyncio.to_thread(concat, [request.rows for request in batch])
-            journaled = await asyncio.to_thread(self.committer.journal, rows)
+            done = await asyncio.to_thread(self.committer.insert, rows)
         except Exception as exc:
-            log.error("journal record of %d spans failed: %s", size, exc)
+            log.error("insert of %d spans failed: %s", size, exc)
             self._settle(batch, size, exc)
             return
-        self._journaled.append(_Journaled(batch, size, journaled))
+        self._acknowledged += 1
+        self._unfolded.append(_Inserted(done, self._acknowledged))
+        self._unfolded_spans += done.spans
+        self._settle(batch, size, None)
         await self._notify()
-
-    async def _insert_journaled(self) -> None:
-        try:
-            while True:
-                async with self._changed:
-                    await self._changed.wait_for(lambda: bool(self._journaled))
-                item = self._journaled.pop(0)
-                await self._notify()  # the journal loop may record the next batch now
-                if item is None:
-                    return
-                try:
-                    done = await asyncio.to_thread(self.committer.insert_journaled, item.batch)
-                except Exception as exc:
-                    log.error("insert of %d spans failed: %s", item.spans, exc)
-                    self._settle(item.requests, item.spans, exc)
-                    continue
-                self._acknowledged += 1
-                self._unfolded.append(_Inserted(done, self._acknowledged))
-                self._unfolded_spans += done.spans
-                self._settle(item.requests, item.spans, None)
-                await self._notify()
-        finally:
-            self._inserts_done = True
-            await self._notify()
 
     async def _rollups(self) -> None:
         try:
