@@ -18,16 +18,23 @@ from threadline.queries.side_by_side import all_three
 from threadline.store.gateway import Row, Store
 
 
-def annotation_rows(store: Store, project_id: str, session_ids: list[str]) -> dict[str, Row]:
-    """The annotation rows (:data:`~threadline.queries.session_row.ANNOTATION_COLUMNS`; times as ns since the
-    epoch) of those of ``session_ids`` that have one, by session id. Raises StoreError."""
+def _by_session_id(store: Store, columns: str, source: str, project_id: str, session_ids: list[str],
+                   tag: str) -> dict[str, Row]:
+    """``columns`` of the rows of ``source`` (a table, ``FINAL`` and alias included) of ``session_ids``, by
+    session id (one primary-key read). Raises StoreError."""
     if not session_ids:
         return {}
     rows = store.select(
-        f"SELECT {ANNOTATION_COLUMNS} FROM {{db}}.session_annotations FINAL "
-        "WHERE project_id = {project_id:String} AND session_id IN {ids:Array(String)}",
-        {"project_id": project_id, "ids": session_ids}, tag="sessions.annotations")
+        f"SELECT {columns} FROM {{db}}.{source} WHERE project_id = {{project_id:String}} "
+        "AND session_id IN {ids:Array(String)}", {"project_id": project_id, "ids": session_ids}, tag=tag)
     return {row["session_id"]: row for row in rows}
+
+
+def annotation_rows(store: Store, project_id: str, session_ids: list[str]) -> dict[str, Row]:
+    """The annotation rows (:data:`~threadline.queries.session_row.ANNOTATION_COLUMNS`; times as ns since the
+    epoch) of those of ``session_ids`` that have one, by session id. Raises StoreError."""
+    return _by_session_id(store, ANNOTATION_COLUMNS, "session_annotations FINAL", project_id, session_ids,
+                          "sessions.annotations")
 
 
 def quality_scores(store: Store, project_id: str, session_ids: list[str]) -> dict[str, float]:
@@ -42,13 +49,8 @@ def quality_scores(store: Store, project_id: str, session_ids: list[str]) -> dic
 def rollup_rows(store: Store, project_id: str, session_ids: list[str]) -> dict[str, Row]:
     """The ``session_rollups`` rows (:data:`~threadline.queries.session_row.ROLLUP_COLUMNS`) of those of
     ``session_ids`` that have one, by session id. Raises StoreError."""
-    if not session_ids:
-        return {}
-    rows = store.select(
-        f"SELECT {ROLLUP_COLUMNS} FROM {{db}}.session_rollups AS r FINAL "
-        "WHERE r.project_id = {project_id:String} AND r.session_id IN {ids:Array(String)}",
-        {"project_id": project_id, "ids": session_ids}, tag="sessions.rollups")
-    return {row["session_id"]: row for row in rows}
+    return _by_session_id(store, ROLLUP_COLUMNS, "session_rollups AS r FINAL", project_id, session_ids,
+                          "sessions.rollups")
 
 
 def session_rows(store: Store, project_id: str, session_ids: list[str], *,
@@ -60,15 +62,14 @@ def session_rows(store: Store, project_id: str, session_ids: list[str], *,
     (:mod:`threadline.queries.side_by_side`). Raises StoreError."""
     if not session_ids:
         return []
-    given_annotations, given_quality = annotated, quality
-    if given_annotations is not None and given_quality is not None:  # the list's page: only the rollups to read
-        rollups, annotations, scores = rollup_rows(store, project_id, session_ids), given_annotations, given_quality
-    else:
-        rollups, annotations, scores = all_three(
-            lambda: rollup_rows(store, project_id, session_ids),
-            lambda: annotation_rows(store, project_id, session_ids) if given_annotations is None
-            else given_annotations,
-            lambda: quality_scores(store, project_id, session_ids) if given_quality is None else given_quality)
+    annotations: Mapping[str, Row]
+    scores: Mapping[str, float]
+    if annotated is None or quality is None:
+        rollups, annotations, scores = all_three(lambda: rollup_rows(store, project_id, session_ids),
+                                                 lambda: annotation_rows(store, project_id, session_ids),
+                                                 lambda: quality_scores(store, project_id, session_ids))
+    else:  # the list's page: its annotations and scores are read, only the rollups are left
+        rollups, annotations, scores = rollup_rows(store, project_id, session_ids), annotated, quality
     out = []
     for session_id in session_ids:
         rollup, annotation = rollups.get(session_id), annotations.get(session_id)
