@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -137,34 +138,45 @@ def aggregate(members: Iterable[Member]) -> SessionRollup | None:
     seen the earliest start and latest end; user, previous session, first input: of the earliest trace (by start,
     then trace id) that has one; last output: of the latest such trace; end state: of the trace that ends last;
     metadata: every trace's, later starts winning a key; models and tags: sorted unions."""
-    rows = sorted(members, key=lambda m: (m.start_ns, m.trace_id))
+    rows = sorted(members, key=_BY_START)
     if not rows:
         return None
-    durations = [(m.end_ns - m.start_ns) / 1e6 for m in rows]
-    ordered = sorted(durations)
+    # Column by column (C-level sums, unions and searches): this runs for every session of every pass.
+    (traces, users, starts, ends, spans, llm_calls, tool_calls, errors, input_tokens, output_tokens, total_tokens,
+     costs, models, has_input, has_output, versions, end_states, previous, metadatas, tags) = zip(*rows, strict=True)
+    durations = [(end - start) / 1e6 for start, end in zip(starts, ends, strict=True)]
     total_duration = sum(durations)
-    first_seen = rows[0].start_ns
-    last_seen = max(m.end_ns for m in rows)
-    user = next((m.user_id for m in rows if m.user_id), "")
-    previous = next((m.previous_session_id for m in rows if m.previous_session_id), "")
-    first_input = next(((m.trace_id, m.version) for m in rows if m.has_input), ("", 0))
-    last_output = next(((m.trace_id, m.version) for m in reversed(rows) if m.has_output), ("", 0))
-    ended = [m for m in rows if m.end_state]
-    end_state = max(ended, key=lambda m: (m.end_ns, m.trace_id)).end_state if ended else ""
+    durations.sort()
+    first_seen, last_seen = starts[0], max(ends)
+    first_input = ("", 0)
+    if True in has_input:
+        at = has_input.index(True)
+        first_input = (traces[at], versions[at])
+    last_output = ("", 0)
+    if True in has_output:
+        at = len(rows) - 1 - has_output[::-1].index(True)
+        last_output = (traces[at], versions[at])
+    end_state = ""
+    if any(end_states):
+        end_state = max((m for m in rows if m.end_state), key=_BY_END).end_state
     metadata: dict[str, str] = {}
-    for m in rows:
-        metadata.update(m.metadata)
+    for pairs in metadatas:
+        if pairs:
+            metadata.update(pairs)
     return SessionRollup(
-        user_id=user, trace_count=len(rows), span_count=sum(m.span_count for m in rows),
-        llm_call_count=sum(m.llm_call_count for m in rows), tool_call_count=sum(m.tool_call_count for m in rows),
-        error_count=sum(m.error_count for m in rows), input_tokens=sum(m.input_tokens for m in rows),
-        output_tokens=sum(m.output_tokens for m in rows), total_tokens=sum(m.total_tokens for m in rows),
-        total_cost_usd=sum(m.cost_usd for m in rows), total_duration_ms=total_duration,
+        user_id=next(filter(None, users), ""), trace_count=len(rows), span_count=sum(spans),
+        llm_call_count=sum(llm_calls), tool_call_count=sum(tool_calls), error_count=sum(errors),
+        input_tokens=sum(input_tokens), output_tokens=sum(output_tokens), total_tokens=sum(total_tokens),
+        total_cost_usd=sum(costs), total_duration_ms=total_duration,
         wall_duration_ms=(last_seen - first_seen) / 1e6, avg_latency_ms=total_duration / len(rows),
-        p50_latency_ms=_quantile_exact(ordered, 0.5), p95_latency_ms=_quantile_exact(ordered, 0.95),
-        first_seen_ns=first_seen, last_seen_ns=last_seen, models=sorted({x for m in rows for x in m.models}),
-        end_state=end_state, previous_session_id=previous, metadata=list(metadata.items()),
-        tags=sorted({x for m in rows for x in m.tags}), first_input=first_input, last_output=last_output)
+        p50_latency_ms=_quantile_exact(durations, 0.5), p95_latency_ms=_quantile_exact(durations, 0.95),
+        first_seen_ns=first_seen, last_seen_ns=last_seen, models=sorted(set().union(*models)),
+        end_state=end_state, previous_session_id=next(filter(None, previous), ""), metadata=list(metadata.items()),
+        tags=sorted(set().union(*tags)), first_input=first_input, last_output=last_output)
+
+
+_BY_START = itemgetter(2, 0)  # (start_ns, trace_id)
+_BY_END = itemgetter(3, 0)  # (end_ns, trace_id)
 
 
 def rollups_table(keys: Sequence[Key], rollups: Sequence[SessionRollup], first_inputs: Sequence[str],
