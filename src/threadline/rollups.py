@@ -19,17 +19,17 @@ batch"):
 * per trace, :mod:`threadline.writer.trace_state` folds a batch's spans into the trace's stored merge state; a
   batch that repeats a stored span rebuilds the trace from :data:`SPAN_FACTS` (its deduplicated spans, ``FINAL``)
   with the same fold;
-* per session, :func:`threadline.writer.session_state.aggregate` computes the rollup from the session's members
-  (the narrow, text-free columns of its ``trace_rollups`` rows): those the pass just wrote plus, for an exclusive
-  writer, the members it holds of recently written sessions; other sessions' members are read by key range
-  (:data:`SESSION_MEMBERS`). The writer then fetches only the two winning texts (:data:`TRACE_TEXT`), usually from
-  the batch it just folded.
+* per session, :data:`SESSION_ROLLUP` re-aggregates the session's ``trace_rollups`` rows without their text (one
+  narrow key range per session), and the writer then fetches only the two winning texts (:data:`TRACE_TEXT`),
+  usually from the batch it just folded.
 """
 
 from __future__ import annotations
 
 # Span types whose token usage is counted (others may repeat their children's usage).
 USAGE_TYPES = ("llm", "embedding")
+# Rollup columns reuse span column names as aliases; inside the aggregates the names must mean the span columns.
+SETTINGS = {"prefer_column_name_to_alias": 1}
 
 SPAN_FACTS = """
 SELECT project_id, trace_id, span_id, parent_span_id, session_id, user_id, session_previous_id, name, trace_name,
@@ -60,15 +60,43 @@ SELECT project_id, trace_id, {column} AS text FROM {{db}}.trace_rollups FINAL
 WHERE (project_id, session_id, trace_id) IN {{keys:Array(Tuple(String, String, String))}}
 """
 
-# A session's members (threadline.writer.session_state): the narrow columns of its live trace rollups, no text. The
-# aggregates over them are computed in Python (threadline.writer.session_state.aggregate), defined there once.
-SESSION_MEMBERS = """
-SELECT project_id, session_id, trace_id, user_id, toUnixTimestamp64Nano(start_time) AS start_ns,
-       toUnixTimestamp64Nano(end_time) AS end_ns, span_count, llm_call_count, tool_call_count, error_count,
-       input_tokens, output_tokens, total_tokens, cost_usd, models, has_input, has_output, version, end_state,
-       previous_session_id, metadata, tags
+SESSION_ROLLUP = """
+SELECT
+    project_id,
+    session_id,
+    argMinIf(user_id, (start_time, trace_id), user_id != '') AS user_id,
+    toUInt32(count()) AS trace_count,
+    sum(span_count) AS span_count,
+    sum(llm_call_count) AS llm_call_count,
+    sum(tool_call_count) AS tool_call_count,
+    sum(error_count) AS error_count,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(total_tokens) AS total_tokens,
+    sum(cost_usd) AS total_cost_usd,
+    sum(duration_ms) AS total_duration_ms,
+    (toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time))) / 1e6 AS wall_duration_ms,
+    avg(duration_ms) AS avg_latency_ms,
+    quantileExact(0.5)(duration_ms) AS p50_latency_ms,
+    quantileExact(0.95)(duration_ms) AS p95_latency_ms,
+    min(start_time) AS first_seen,
+    max(end_time) AS last_seen,
+    arraySort(groupUniqArrayArray(models)) AS models,
+    -- the traces whose texts are the session's first input and last output, and their rollup versions
+    argMinIf(trace_id, (start_time, trace_id), has_input) AS first_input_trace,
+    argMinIf(version, (start_time, trace_id), has_input) AS first_input_version,
+    argMaxIf(trace_id, (start_time, trace_id), has_output) AS last_output_trace,
+    argMaxIf(version, (start_time, trace_id), has_output) AS last_output_version,
+    argMaxIf(end_state, (end_time, trace_id), end_state != '') AS end_state,
+    argMinIf(previous_session_id, (start_time, trace_id), previous_session_id != '') AS previous_session_id,
+    -- later traces' metadata values win over earlier ones for the same key
+    arrayFold((acc, m) -> mapUpdate(acc, CAST(m.2, 'Map(String, String)')),
+              arraySort(x -> x.1, groupArrayIf((start_time, metadata), notEmpty(metadata))),
+              CAST(map(), 'Map(String, String)')) AS metadata,
+    arraySort(groupUniqArrayArray(tags)) AS tags
 FROM {db}.trace_rollups FINAL
 WHERE (project_id, session_id) IN {keys:Array(Tuple(String, String))}
+GROUP BY project_id, session_id
 """
 
 PENDING_BATCHES = """

@@ -8,10 +8,9 @@ bounded by its batch (DESIGN.md, "A commit's cost is proportional to its batch")
 2. the touched traces' narrow merge states are read by primary key (``trace_state``); a trace whose batch spans are
    all new to it is folded incrementally (:func:`threadline.writer.trace_state.fold`), a trace the batch repeats a
    span of (a replay or a corrected resend) is rebuilt from its deduplicated stored spans by the same fold;
-3. trace rollups are written, with tombstones under every session a trace may have left; each touched session's
-   rollup is computed from its members, the narrow columns of its traces' rollups
-   (:mod:`threadline.writer.session_state`: held from earlier passes by an exclusive writer, else read), and only
-   its two winning texts are fetched (usually from this batch, else from a cache of recent texts, else by key);
+3. trace rollups are written, with tombstones under every session a trace may have left; each touched session is
+   re-aggregated from its traces' narrow rollup columns, and only its two winning texts are fetched (usually from
+   this batch, else from a cache of recent texts, else by primary key);
 4. links, then trace states, then the journal's "done" are written last: a commit cut short anywhere is redone
    exactly by its replay (the spans it inserted are in storage but not in the state, or are in both and take the
    rebuild path), by the next commit of this process (its traces are rebuilt), or by the next start (the journal).
@@ -35,8 +34,6 @@ from threadline.ingest.spans import SpanBatch, as_table
 from threadline.store.gateway import Store
 from threadline.writer import journal
 from threadline.writer.known_traces import KnownTraces
-from threadline.writer.session_state import Member, SessionMembers, aggregate, members_of
-from threadline.writer.session_state import rollups_table as session_rollups_table
 from threadline.writer.text_cache import TextCache
 from threadline.writer.trace_state import (
     SpanFacts,
@@ -131,8 +128,7 @@ class BatchCommitter:
     processes (queue workers, and the API's session deletions beside them) the guard serialises them.
     ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`); an exclusive
     writer keeps the states of the last ``state_cache_size`` traces it wrote (a root usually arrives within
-    seconds of its children: 20,000 traces is minutes of ingest at full speed, ~40 MB), and the members of the
-    sessions it wrote last, up to ``session_cache_members`` traces in all (~25 MB for 50,000).
+    seconds of its children: 20,000 traces is minutes of ingest at full speed, ~40 MB).
     ``versions``: where rollup versions come from (:mod:`threadline.writer.versions`); by default a counter of this
     process seeded from the store (right for a store's only writer); writers that share a store pass the shared
     :class:`~threadline.writer.versions.RedisVersions`.
@@ -140,7 +136,7 @@ class BatchCommitter:
 
     def __init__(self, store: Store, guard: RecomputeGuard | None = None, *, exclusive: bool = False,
                  text_cache_bytes: int = 32 * 1024 * 1024, state_cache_size: int = 20_000,
-                 versions: VersionSource | None = None, session_cache_members: int = 50_000) -> None:
+                 versions: VersionSource | None = None) -> None:
         self.store = store
         # The only writer of its store (an embedded chDB directory): it may keep the states it wrote and know,
         # from a Bloom filter of every stored trace key, which traces are new without reading them.
@@ -152,10 +148,6 @@ class BatchCommitter:
         self._versions = versions or LocalVersions(store)
         self._guard = guard
         self._texts = TextCache(text_cache_bytes)
-        # An exclusive writer's complete member sets of recently written sessions, and a filter of every session
-        # with a stored trace rollup: a pass over held or brand-new sessions reads no member (session_state).
-        self._members = SessionMembers(session_cache_members)
-        self._known_sessions: KnownTraces | None = None
         # Traces of an insert or a pass that failed part-way: their stored spans may be ahead of their state, so
         # the next pass rebuilds them from the spans (whether or not a replay of the failed batch ever comes).
         # Each mark is numbered, so a pass clears only the marks it saw (not one an insert failing beside it set).
@@ -252,12 +244,7 @@ class BatchCommitter:
                                        pa.array([1] * len(ghosts), pa.uint8()))
                 self.store.insert("trace_rollups", rows, tag="retention.trace_tombstones")
             touched = sorted({(s.project_id, s.session_id) for s in stored.values() if s.session_id})
-            self._members.drop(touched)  # their members are read again, without the removed traces
-            try:
-                emptied = self._write_sessions(touched, {}, version) if touched else []
-            except Exception:
-                self._members.clear()
-                raise
+            emptied = self._write_sessions(touched, {}, version) if touched else []
             for key in keys:
                 self._states.pop(key, None)  # a later span of the same id starts a fresh trace
             delete_rows(keys)
@@ -300,7 +287,6 @@ class BatchCommitter:
             self._mark_suspect(everything)
             for key in everything:
                 self._states.pop(key, None)
-            self._members.clear()  # which sessions' rows the pass wrote before failing is not known here
             raise
         with self._suspect_lock:
             for key, mark in seen.items():
@@ -323,17 +309,6 @@ class BatchCommitter:
                 {""} if not prior else set())
             left += [(state.project_id, other, state.trace_id) for other in sorted(candidates - {state.session_id})]
         live = rollups_table(states, version)
-        changes = members_of(live)
-        departed: dict[Key, set[str]] = {}
-        for project, session, trace in left:
-            departed.setdefault((project, session), set()).add(trace)
-        emptied = {(p, s) for p, s, _ in left if s}
-        touched = sorted({(s.project_id, s.session_id) for s in states if s.session_id} | emptied)
-        # Which sessions' members are known without a read is decided before this pass's rows exist (and enter the
-        # filter of sessions with stored rows).
-        held = {key: self._held(key) for key in touched}
-        if self._known_sessions is not None:
-            self._known_sessions.update(changes)
         if left:
             # A tombstone replaces the trace's row under each session (or the no-session group) it left.
             ghosts = [TraceState(p, t, session_id=s, start_ns=0) for p, s, t in left]
@@ -343,8 +318,11 @@ class BatchCommitter:
             live = pa.concat_tables([stale, live])
         self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups")
         fresh = {s.key: (s.input or "", s.output or "") for s in states}
+
+        emptied = {(p, s) for p, s, _ in left if s}
+        touched = sorted({(s.project_id, s.session_id) for s in states if s.session_id} | emptied)
         if touched:
-            self._write_sessions(touched, fresh, version, held, changes, departed)
+            self._write_sessions(touched, fresh, version)
 
         changed = [s for s in states if work.prior[s.key] != s.session_id]
         if changed:
@@ -415,7 +393,6 @@ class BatchCommitter:
         with self._lock:
             for key in [k for k in self._states if k[0] == project_id]:
                 del self._states[key]
-            self._members.drop_project(project_id)
 
     def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState],
               suspect: set[Key]) -> _Pass:
@@ -476,85 +453,44 @@ class BatchCommitter:
                                  tag=f"writer.trace_{column}s")
         return {(r["project_id"], r["trace_id"]): r["text"] for r in rows}
 
-    def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int,
-                        prior: dict[Key, dict[str, Member] | None] | None = None,
-                        changes: dict[Key, dict[str, Member]] | None = None,
-                        departed: dict[Key, set[str]] | None = None) -> list[Key]:
-        """Write the rollups of ``touched`` sessions (after their ``trace_rollups`` rows of this pass) from their
-        members (:mod:`threadline.writer.session_state`); tombstone the emptied (and return them). ``prior``: each
-        session's members before the pass where known without a read (:meth:`_held`, taken before the pass wrote);
-        ``changes``: the members this pass wrote, by session; ``departed``: the traces that left each session. A
-        known session is updated by those; the others are read."""
-        members: dict[Key, dict[str, Member]] = {}
-        to_read: list[Key] = []
-        changes, departed = changes or {}, departed or {}
-        for key in touched:
-            held = prior.get(key) if prior is not None else self._held(key)
-            if held is None:
-                to_read.append(key)
-                continue
-            for trace in departed.get(key, ()):
-                held.pop(trace, None)
-            held.update(changes.get(key, {}))
-            members[key] = held
-        if to_read:
-            read = members_of(self.store.select_arrow(rollups.SESSION_MEMBERS, {"keys": to_read},
-                                                      tag="writer.session_members"))
-            for key in to_read:
-                members[key] = read.get(key, {})
-        keys = [key for key in touched if members[key]]
-        aggregates = [aggregate(members[key].values()) for key in keys]
+    def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> list[Key]:
+        """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied (and
+        return them)."""
+        table = self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
+                                        settings=rollups.SETTINGS)
+        projects = table.column("project_id").to_pylist()
+        sessions = table.column("session_id").to_pylist()
+        winners = {side: (table.column(f"{side}_trace").to_pylist(), table.column(f"{side}_version").to_pylist())
+                   for side in ("first_input", "last_output")}
         texts: dict[str, list[str]] = {}
         for side, slot, column in (("first_input", 0, "input"), ("last_output", 1, "output")):
+            traces, versions = winners[side]
             values: list[str | None] = []
             fetch: list[tuple[str, str, str]] = []
-            for (project, session), rollup in zip(keys, aggregates, strict=True):
-                assert rollup is not None
-                trace, trace_version = getattr(rollup, side)
+            for project, session, trace, trace_version in zip(projects, sessions, traces, versions, strict=True):
                 text = self._winner_text((project, trace, trace_version), fresh, slot, version)
                 if text is None:
                     fetch.append((project, session, trace))
                 values.append(text)
             found = self._read_texts(column, fetch) if fetch else {}
-            texts[side] = [value if value is not None else found.get((project, getattr(rollup, side)[0]), "")
-                           for value, (project, _), rollup in zip(values, keys, aggregates, strict=True)]
-        if keys:
-            self.store.insert("session_rollups", session_rollups_table(
-                keys, [r for r in aggregates if r is not None], texts["first_input"], texts["last_output"],
-                version), tag="writer.insert_session_rollups")
-        gone = [key for key in touched if not members[key]]
+            texts[side] = [value if value is not None else found.get((project, trace), "")
+                           for value, project, trace in zip(values, projects, traces, strict=True)]
+        rows = table.drop_columns([f"{side}_{part}" for side in winners for part in ("trace", "version")])
+        count = rows.num_rows
+        rows = (rows.append_column("first_input", pa.array(texts["first_input"], pa.string()))
+                .append_column("last_output", pa.array(texts["last_output"], pa.string()))
+                .append_column("version", pa.array([version] * count, pa.uint64()))
+                .append_column("is_deleted", pa.array([0] * count, pa.uint8())))
+        if count:
+            self.store.insert("session_rollups", rows, tag="writer.insert_session_rollups")
+        gone = sorted(set(touched) - set(zip(projects, sessions, strict=True)))
         if gone:
             self.store.insert("session_rollups", pa.table({
                 "project_id": [p for p, _ in gone], "session_id": [s for _, s in gone],
                 "version": pa.array([version] * len(gone), pa.uint64()),
                 "is_deleted": pa.array([1] * len(gone), pa.uint8()),
             }), tag="writer.session_tombstones")
-        if self.exclusive:
-            for key in touched:
-                self._members.put(key, members[key])
         return gone
-
-    def _held(self, key: Key) -> dict[str, Member] | None:
-        """The complete member set of session ``key`` before this pass's changes, if known without a read: held
-        from an earlier pass, or empty when the session has never had a stored trace (exclusive writers only)."""
-        if not self.exclusive:
-            return None
-        held = self._members.get(key)
-        if held is not None:
-            return held
-        if self._known_sessions is None or self._known_sessions.full:
-            self._known_sessions = self._load_known_sessions()
-        return None if self._known_sessions.may_contain(key) else {}
-
-    def _load_known_sessions(self) -> KnownTraces:
-        # Every session that has (or had) a trace rollup row: a superset is safe, a "no" means no stored member.
-        table = self.store.select_arrow(
-            "SELECT DISTINCT project_id, session_id FROM {db}.trace_rollups WHERE session_id != ''",
-            tag="writer.known_sessions")
-        known = KnownTraces(max(1_000_000, 4 * table.num_rows))
-        for batch in table.to_batches(max_chunksize=65_536):
-            known.update(zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True))
-        return known
 
     def _winner_text(self, key: tuple[str, str, int], fresh: dict[Key, tuple[str, str]], slot: int,
                      version: int) -> str | None:
