@@ -19,7 +19,8 @@ exporters, one keep-alive connection each. Prints and writes to JSON (``bench/re
 end-to-end rate counts until the queue is drained (``/readyz`` queue depth 0), and the lag after the last
 acknowledgement is reported. ``--query-log`` turns on chDB's ``system.query_log`` in the server and reports it per
 query tag for the first and the last ``--profile-spans`` spans; ``--py-spy-at N`` samples the server with py-spy for
-``--py-spy-seconds`` once N spans are acknowledged.
+``--py-spy-seconds`` once N spans are acknowledged (every thread, for wall time; with ``--py-spy-gil`` only the thread
+holding the GIL, which shows where the one core Python's threads share goes: request decoding was half of it).
 
     .venv/bin/python bench/ingest_at_scale.py [--spans 5000000] [--exporters 4] [--spans-per-request 500]
         [--server-src /path/to/checkout] [--queue redis://127.0.0.1:6379/0 --consumers 2] [--query-log]
@@ -69,9 +70,10 @@ from workload import DEFAULT_PROJECTS, RARE_WORD, Project, Workload, WorkloadCon
 # running them). Method names of today's code; a function that no longer exists shows 0.
 PY_SPY_STAGES = {
     "decode + normalise + Arrow (request thread)": "decode_and_normalize",
-    "  OTLP protobuf decode": "to_raw_spans",
-    "  normalise span rows": "normalize",
-    "  rows to Arrow": "rows_to_arrow",
+    "  OTLP protobuf decode": "decode_request",
+    "  spans to RawSpans": "to_raw_spans",
+    "  normalise (rows and Arrow)": "normalize_spans",
+    "    rows to Arrow": "values_to_arrow",
     "group commit: concat batches": "concat",
     "spans insert (chDB)": "insert_arrow",
     "rollup pass (BatchCommitter._write)": "_write|_recompute",
@@ -130,6 +132,9 @@ def arguments() -> argparse.Namespace:
                          help="query-log windows: the first and the last this many spans")
     measure.add_argument("--py-spy-at", type=int, help="sample the server with py-spy once this many spans are in")
     measure.add_argument("--py-spy-seconds", type=float, default=60)
+    measure.add_argument("--py-spy-gil", action="store_true",
+                         help="sample only the thread holding the GIL (where Python's one core of work goes; the "
+                              "default samples every thread, idle ones included, for wall time)")
     args = parser.parse_args()
     if args.url and not args.admin_key:
         parser.error("--url needs --admin-key (or THREADLINE_ADMIN_KEY) to create projects and keys")
@@ -157,8 +162,9 @@ class PySpy:
     once ``at_spans`` spans are acknowledged; records the spans acknowledged and the server's per-thread CPU
     meanwhile."""
 
-    def __init__(self, pid: int, at_spans: int, seconds: float, out: Path, meter_ref: list[Meter]) -> None:
-        self.pid, self.at_spans, self.seconds, self.out = pid, at_spans, seconds, out
+    def __init__(self, pid: int, at_spans: int, seconds: float, out: Path, meter_ref: list[Meter],
+                 gil: bool = False) -> None:
+        self.pid, self.at_spans, self.seconds, self.out, self.gil = pid, at_spans, seconds, out, gil
         self.meter_ref = meter_ref
         self.thread: threading.Thread | None = None
         self.result: dict[str, Any] = {}
@@ -174,12 +180,13 @@ class PySpy:
         meter = self.meter_ref[0]
         before, threads_before, started = meter.snapshot(), thread_cpu(self.pid), time.time()
         command = [py_spy, "record", "--pid", str(self.pid), "--duration", str(int(self.seconds)), "--rate", "100",
-                   "--format", "raw", "--nonblocking", "--idle", "--output", str(self.out)]
+                   "--format", "raw", "--nonblocking", "--output", str(self.out),
+                   *(["--gil"] if self.gil else ["--idle"])]
         done = subprocess.run(command, capture_output=True, text=True)
         after, threads_after = meter.snapshot(), thread_cpu(self.pid)
         self.result = {"start": started, "end": time.time(), "acked_before": before.acked,
                        "acked_after": after.acked, "server_cpu_s": round(after.server_cpu - before.server_cpu, 2),
-                       "exit": done.returncode, "stderr": done.stderr[-500:], "output": str(self.out),
+                       "exit": done.returncode, "gil": self.gil, "stderr": done.stderr[-500:], "output": str(self.out),
                        "thread_cpu_s": thread_cpu_delta(threads_before, threads_after)}
 
     def summary(self) -> dict[str, Any]:
@@ -392,8 +399,10 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
             console.print(merge_table)
     spy = results.get("py_spy") or {}
     if spy.get("stages_ms_per_span"):
-        spy_table = Table(title=f"py-spy: {spy['seconds']} s at {spy['acked_before']:,}-{spy['acked_after']:,} "
-                                f"spans ({spy['samples']:,} samples, server CPU {spy['server_cpu_s']} s)")
+        mode = "GIL holder" if spy.get("gil") else "every thread"
+        spy_table = Table(title=f"py-spy ({mode}): {spy['seconds']} s at "
+                                f"{spy['acked_before']:,}-{spy['acked_after']:,} spans ({spy['samples']:,} samples, "
+                                f"server CPU {spy['server_cpu_s']} s)")
         spy_table.add_column("stage (Python frames, inclusive)")
         spy_table.add_column("ms/span", justify="right")
         spy_table.add_column("samples", justify="right")
@@ -431,8 +440,8 @@ def main() -> None:
                           f"{data_dir}, log {server.log_path}")
         keys = create_projects(url, admin_key, [p.project_id for p in config.projects])
         meter_ref: list[Meter] = []
-        spy = PySpy(pid, args.py_spy_at, args.py_spy_seconds, temp / "py-spy.txt", meter_ref) \
-            if args.py_spy_at and pid else None
+        spy = PySpy(pid, args.py_spy_at, args.py_spy_seconds, temp / "py-spy.txt", meter_ref,
+                    args.py_spy_gil) if args.py_spy_at and pid else None
         meter = Meter(pid, args.window, on_span_count=spy.maybe_start if spy else None)
         meter_ref.append(meter)
         console.print(f"streaming ~{config.spans:,} spans with {args.exporters} exporters...")
