@@ -215,15 +215,17 @@ def test_expired_cookie_is_401(store: Store) -> None:
     repo = ProjectRepository(store)
     repo.create_project("dash")
     _, secret = repo.create_key("dash")
-    live = start_server(store, session_cookie_ttl_s=1)
+    # 3 s, not 1: a loaded CI machine can take a second between the login and the first read (expiry is whole seconds)
+    live = start_server(store, session_cookie_ttl_s=3)
     try:
         with httpx.Client(base_url=live.url, timeout=30) as http:
             response = http.post("/v1/auth/login", json={"api_key": secret})
             http.cookies.clear()
             token, attributes = set_cookie_attributes(response)
-            assert attributes["max-age"] == "1"
+            assert attributes["max-age"] == "3"
             assert http.get("/v1/sessions", headers=with_cookie(token)).status_code == 200
-            time.sleep(2.1)
+            expires_at = int(token.split(".")[1])
+            time.sleep(max(0.0, expires_at + 1.1 - time.time()))
             body = assert_problem(http.get("/v1/sessions", headers=with_cookie(token)), 401)
             assert "log in again" in body["detail"]
     finally:
