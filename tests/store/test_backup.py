@@ -30,6 +30,7 @@ from threadline.store.backup import (
 from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.store.migrations import migrate
+from threadline.store.schema import MIGRATIONS
 from threadline.writer.commit import BatchCommitter
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "writer"))
@@ -109,7 +110,8 @@ def test_a_backup_taken_under_ingest_restores_to_exact_rollups(embedded: Store, 
     for manifest in manifests:
         path = Path(manifest.pop("path"))
         assert path.parent == chdb_dir.parent / f"{chdb_dir.name}-backups"  # beside the data directory, always
-        assert manifest["schema_version"] == 10 and manifest["migrations"] == list(range(1, 11))
+        latest = max(migration.version for migration in MIGRATIONS)
+        assert manifest["schema_version"] == latest and manifest["migrations"] == list(range(1, latest + 1))
         assert manifest["database"] == embedded.database and manifest["tables"]["spans"] > 0
         assert read_manifest(path).tables == manifest["tables"]
         target = _database(chdb_dir, "restored")
@@ -140,7 +142,7 @@ def test_refusals_leave_everything_as_it_was(embedded: Store, chdb_dir: Path, tm
 
     path = tmp_path / "backup"
     manifest = write_backup(embedded, path)
-    assert manifest.tables["projects"] == 1 and manifest.tables["schema_migrations"] == 10
+    assert manifest.tables["projects"] == 1 and manifest.tables["schema_migrations"] == len(MIGRATIONS)
     with pytest.raises(NotEmpty, match="--force"):
         restore_backup(embedded, path)  # its own database has tables
 

@@ -489,6 +489,15 @@ VERTICAL_MERGES = tuple(
                         "vertical_merge_algorithm_min_columns_to_activate = 1")
     for table in (SPANS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE))
 
+# Issue 11, reads at scale: a minmax index per sort column of the sessions list, so that a list scan bounded on its
+# leading sort key (threadline.queries.page_floors) reads only the granules that reach the bound. 256-row granules:
+# the ~50 sessions of a first page sit in ~50 of 4,000 granules at 1M sessions.
+SORT_COLUMNS = ("last_seen", "first_seen", "trace_count", "total_tokens", "total_cost_usd", "wall_duration_ms",
+                "total_duration_ms", "error_count")
+SORT_INDEXES = tuple(AlterStorage(SESSION_ROLLUPS, action.format(column=column)) for column in SORT_COLUMNS
+                     for action in ("ADD INDEX IF NOT EXISTS {column}_minmax {column} TYPE minmax GRANULARITY 1",
+                                    "MATERIALIZE INDEX {column}_minmax"))
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -508,6 +517,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "text indexes for content search (instead of n-gram bloom filters)", TEXT_SEARCH_INDEXES,
               min_server=(26, 2)),
     Migration(10, "vertical merges for the write-heavy tables (a fraction of the merge memory)", VERTICAL_MERGES),
+    Migration(11, "minmax indexes on the sessions list's sort columns (bounded list scans)", SORT_INDEXES),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
