@@ -259,8 +259,6 @@ def measure(store: Store, repeat: int) -> dict[str, Any]:
             ("list: user_id + min_total_cost_usd, sort=-total_cost_usd", "/v1/sessions", filtered),
             ("  same, cold: another user each request (no cached rows)", "/v1/sessions", other_user),
             ("list: unfiltered first page, sort=-last_seen", "/v1/sessions", {"limit": 50}),
-            ("  same, first ask: a page size never asked before (no learned bound)", "/v1/sessions",
-             lambda index: {"limit": 20 + (index + 1) % 80 if index >= 0 else 19}),
             *((f"list: unfiltered first page, sort={sort}", "/v1/sessions", {"limit": 50, "sort": sort})
               for sort in ("-first_seen", "-trace_count", "-total_tokens", "-total_cost_usd", "-wall_duration_ms",
                            "-total_duration_ms", "-error_count", "-quality_score", "last_seen")),

@@ -14,6 +14,7 @@ from threadline.queries.filters import (
     MetadataEquals,
     OneOf,
     SessionFilters,
+    UserIs,
     where,
 )
 
@@ -25,7 +26,9 @@ HOSTILE = "x' OR 1=1 --{project_id:String}"
      {"f_start": 1, "f_end": 2}),
     (ActivityOverlaps(None, 2), "first_seen_ns <= {f_end:Int64}", {"f_end": 2}),
     (ActivityOverlaps(None, None), "1", {}),
-    (OneOf("user_id", (HOSTILE, "b")), "user_id IN {f:Array(String)}", {"f": [HOSTILE, "b"]}),
+    (OneOf("derived_end_state", (HOSTILE, "b")), "derived_end_state IN {f:Array(String)}", {"f": [HOSTILE, "b"]}),
+    (UserIs((HOSTILE, "b")), "(rollup_user_id IN {f:Array(String)} OR rollup_user_id = '') "
+     "AND user_id IN {f:Array(String)}", {"f": [HOSTILE, "b"]}),
     (ArrayContains("tags", ("a",)), "hasAny(tags, {f:Array(String)})", {"f": ["a"]}),
     (ArrayContains("tags", ("a", "b"), every=True), "hasAll(tags, {f:Array(String)})", {"f": ["a", "b"]}),
     (Bound("trace_count", "min", 3), "trace_count >= {f:Int64}", {"f": 3}),
@@ -49,7 +52,8 @@ def test_where_joins_filters_with_distinct_parameter_names() -> None:
     filters = SessionFilters(user_ids=("u",), metadata=(("k", "v"), ("k2", "v2")),
                              ranges=(("trace_count", "min", 2),), has_errors=True)
     sql, params = where(filters.filters())
-    assert sql == ("(user_id IN {f0:Array(String)}) AND (mapContains(metadata, {f1_k:String}) AND "
+    assert sql == ("((rollup_user_id IN {f0:Array(String)} OR rollup_user_id = '') AND user_id IN {f0:Array(String)}) "
+                   "AND (mapContains(metadata, {f1_k:String}) AND "
                    "metadata[{f1_k:String}] = {f1_v:String}) AND (mapContains(metadata, {f2_k:String}) AND "
                    "metadata[{f2_k:String}] = {f2_v:String}) AND (trace_count >= {f3:Int64}) AND (error_count > 0)")
     assert params == {"f0": ["u"], "f1_k": "k", "f1_v": "v", "f2_k": "k2", "f2_v": "v2", "f3": 2}
@@ -61,7 +65,7 @@ def test_every_field_makes_a_filter() -> None:
                              end_states=("active",), models=("m",), bookmarked=True, metadata=(("k", "v"),),
                              ranges=(("error_count", "max", 1),), has_errors=False)
     kinds = [type(item).__name__ for item in filters.filters()]
-    assert kinds == ["ActivityOverlaps", "OneOf", "ArrayContains", "OneOf", "ArrayContains", "Bookmarked",
+    assert kinds == ["ActivityOverlaps", "UserIs", "ArrayContains", "OneOf", "ArrayContains", "Bookmarked",
                      "MetadataEquals", "Bound", "HasErrors"]
 
 

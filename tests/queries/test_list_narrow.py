@@ -5,9 +5,14 @@ scores of the page."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.queries.test_session_list import T0, P, S, names, seed
+from threadline.ingest.normalize import normalize
+from threadline.ingest.pricing import PriceTable
+from threadline.ingest.spans import RawSpan
 from threadline.queries.annotations import Annotation, put_annotation
 from threadline.queries.end_state import END_STATES
 from threadline.queries.filters import SessionFilters, where
@@ -18,6 +23,7 @@ from threadline.queries.session_row import LIST_SOURCE
 from threadline.queries.sessions import Keyset, list_sessions
 from threadline.queries.sorting import SORT_FIELDS, Sort
 from threadline.store.gateway import Store
+from threadline.writer.commit import BatchCommitter
 
 
 def test_joins_only_what_the_columns_need() -> None:
@@ -51,7 +57,7 @@ def test_same_rows_as_the_full_session_row(store: Store) -> None:
         conditions, params = where(filters.filters())
         params |= {"project_id": P, "now_ns": now, "idle_ns": 10 * S}
         for sort in (Sort(field, descending) for field in SORT_FIELDS for descending in (True, False)):
-            expected = store.select(f"SELECT * FROM ({LIST_SOURCE}) WHERE {conditions} "
+            expected = store.select(f"SELECT * EXCEPT (rollup_user_id) FROM ({LIST_SOURCE}) WHERE {conditions} "
                                     f"ORDER BY {sort.order_by()}", params, tag="test.reference")
             page = list_sessions(store, P, limit=3, sort=sort, filters=filters, cache=None, **timing)
             assert (page.rows, page.total) == (expected[:3], len(expected)), (filters, sort)
@@ -68,3 +74,24 @@ def test_same_rows_as_the_full_session_row(store: Store) -> None:
     assert rows["s-1"]["annotation_updated_ns"] > 0 and rows["s-0"]["annotation_updated_ns"] == 0
     assert names(list_sessions(store, P, limit=9, filters=FILTERS[1], **timing).rows) == [
         "s-5", "s-4", "s-3", "s-1", "s-0"]
+
+
+def test_the_user_filter_matches_the_row_user_id_whatever_its_source(store: Store) -> None:
+    """queries.filters.UserIs: the spans' user id wins over an annotation's; an annotation's applies when the spans
+    had none; the same sessions as the plain ``user_id IN`` over the full row."""
+    committer = BatchCommitter(store)
+    spans = []
+    for index, (session, user) in enumerate((("by-spans", "u-1"), ("overridden", "u-1"), ("anonymous", ""),
+                                             ("other", "u-2"))):
+        raw = RawSpan(f"{index + 500:032x}", f"{index + 500:016x}", "", "turn", T0 + index * S, T0 + index * S + S,
+                      attributes={"session.id": session, "user.id": user} if user else {"session.id": session})
+        spans.append(normalize(raw, P, PriceTable({}), time.time_ns() // 1000))
+    committer.commit(spans)
+    put_annotation(store, P, "overridden", Annotation(user_id="u-2"))  # the spans' u-1 still wins
+    put_annotation(store, P, "anonymous", Annotation(user_id="u-2"))
+    for users, expected in ((("u-1",), {"by-spans", "overridden"}), (("u-2",), {"anonymous", "other"}),
+                            (("u-1", "u-2"), {"by-spans", "overridden", "anonymous", "other"}), (("u-3",), set())):
+        page = list_sessions(store, P, limit=10, filters=SessionFilters(user_ids=users), cache=None)
+        plain = store.select(f"SELECT session_id FROM ({LIST_SOURCE}) WHERE user_id IN {{u:Array(String)}}",
+                             {"project_id": P, "u": list(users), "now_ns": T0, "idle_ns": S}, tag="test.reference")
+        assert set(names(page.rows)) == expected == {row["session_id"] for row in plain} and page.total == len(expected)

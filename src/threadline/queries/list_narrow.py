@@ -23,6 +23,7 @@ from threadline.queries.end_state import END_STATE_SQL, derive
 from threadline.queries.session_row import (
     ANNOTATED,
     ANNOTATION_JOIN,
+    FILTER_ONLY,
     NO_ANNOTATION,
     QUALITY_JOIN,
     SCORED,
@@ -65,10 +66,11 @@ def source(columns: frozenset[str]) -> str:
     if derived:
         needed |= _END_STATE_INPUTS
         needed.remove("derived_end_state")
-    unknown = needed - SESSION_FIELDS.keys()
+    known = SESSION_FIELDS | FILTER_ONLY
+    unknown = needed - known.keys()
     if unknown:
         raise KeyError(f"not a session row column: {', '.join(sorted(unknown))}")
-    selected = [f"{expression} AS {alias}" for alias, expression in SESSION_FIELDS.items() if alias in needed]
+    selected = [f"{expression} AS {alias}" for alias, expression in known.items() if alias in needed]
     if derived:
         selected.append(f"{END_STATE_SQL} AS derived_end_state")
     annotated = bool(needed & ANNOTATED)

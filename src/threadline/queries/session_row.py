@@ -56,10 +56,14 @@ FROM {{db}}.session_rollups AS r FINAL{ANNOTATION_JOIN}{QUALITY_JOIN}
 WHERE r.project_id = {{project_id:String}} AND a.deleted = 0
 """
 
+# Columns that filters read besides the row's own (queries.filters.UserIs: the rollup's user id, for its index).
+FILTER_ONLY: dict[str, str] = {"rollup_user_id": "r.user_id"}
+
 # A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
 # shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
 # column aliases.
-LIST_SOURCE = f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state {SESSION_FROM}"
+LIST_SOURCE = (f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state, "
+               f"{', '.join(f'{expression} AS {alias}' for alias, expression in FILTER_ONLY.items())} {SESSION_FROM}")
 
 # A session row read in parts (queries.session_parts): the rollup's own columns, with the rollup's values of the
 # fields an annotation overrides or extends under names of their own...

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threadline.queries import list_narrow as narrowed
-from threadline.queries import page_floors
 from threadline.queries import search as searched
 from threadline.queries import session_parts as parts
 from threadline.queries.end_state import derive
@@ -54,7 +53,6 @@ LIST_SETTINGS = {"join_algorithm": "hash"}
 _STAMP: tuple[str, ...] = ("version_ns", "annotation_updated_ns")
 _FRESH: tuple[str, ...] = ("quality_score", "derived_end_state")
 ROW_CACHE = RowCache()
-PAGE_FLOORS = page_floors.PageFloors()
 
 
 @dataclass(frozen=True)
@@ -80,8 +78,7 @@ class ListPage(Page):
 def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
                   filters: SessionFilters | None = None, sort: Sort = DEFAULT_SORT, keyset: Keyset | None = None,
                   now_ns: int | None = None, idle_timeout_ns: int = 1800 * 10**9, count: bool = True,
-                  cache: RowCache | None = ROW_CACHE, search: str | None = None,
-                  floors: page_floors.PageFloors | None = PAGE_FLOORS) -> ListPage:
+                  cache: RowCache | None = ROW_CACHE, search: str | None = None) -> ListPage:
     """A page of ``project_id``'s sessions matching ``filters``, in ``sort`` order (ties by session id), with their
     rollups, after ``offset`` rows or beyond ``keyset`` (not both).
 
@@ -92,9 +89,7 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     page's full rows are read for its ids only, skipped for rows ``cache`` holds unchanged (see
     :mod:`threadline.queries.row_cache`; None: no cache, e.g. for exports). ``now_ns`` (default: now) decides
     ``active`` sessions. With ``search``, only sessions whose id, name or turns contain that text are listed, and
-    each row also carries ``matched_turns`` and ``first_matches`` (:mod:`threadline.queries.search`). ``floors``
-    remembers a bound on the leading sort key per request, so that a repeated page reads fewer granules
-    (:mod:`threadline.queries.page_floors`; None: always scan everything); the answer is the same either way.
+    each row also carries ``matched_turns`` and ``first_matches`` (:mod:`threadline.queries.search`).
     Raises ValueError on a keyset that does not fit ``sort``; StoreError."""
     if keyset is not None and offset:
         raise ValueError("a page starts at an offset or at a keyset, not both")
@@ -126,35 +121,11 @@ def list_sessions(store: Store, project_id: str, *, limit: int, offset: int = 0,
     windows = "".join(f", {counter} OVER () AS {alias}" for counter, alias in counters) if count and not apart else ""
     if apart and keyset is not None:
         qualify = f"AND {beyond}"
-
-    def statement(bound: str = "") -> str:
-        return (f"SELECT session_id, {', '.join(read)}, {sort.select_key()}{windows} FROM ({source}) "
-                f"WHERE {conditions} {qualify} {bound} ORDER BY {sort.order_by(reverse=before)} "
-                "LIMIT {limit:UInt32} OFFSET {offset:UInt64}")
-
-    # A bound on the leading sort key learned from the last answer to this request (queries.page_floors); not
-    # with counts over the scan itself, which must see every match.
-    lead = sort.bounded_lead()
-    if lead is None or windows or search is not None:
-        floors = None
-    request = page_floors.request_key(store.database, project_id, statement(), sort.field, sort.descending, before,
-                                      {k: v for k, v in params.items() if k != "now_ns"})
-
     def scan() -> list[Row]:
-        floor = floors.get(request) if floors is not None else None
-        if floors is not None and lead is not None and floor is not None:
-            operator = ">=" if sort.descending != before else "<="
-            bounded = store.select(statement(f"AND {lead[0]} {operator} {{page_floor:{lead[1]}}}"),
-                                   params | {"page_floor": floor}, tag="sessions.list_keys_bounded",
-                                   settings=LIST_SETTINGS)
-            floors.count(len(bounded) > limit)
-            if len(bounded) > limit:  # a prefix of the order holds the whole page: exact
-                floors.learn(request, bounded[-1]["k0"])  # the tighter bound, as new sessions arrive above it
-                return bounded
-        found = store.select(statement(), params, tag="sessions.list_keys", settings=LIST_SETTINGS)
-        if floors is not None:
-            floors.learn(request, found[-1]["k0"] if len(found) > limit else None)
-        return found
+        return store.select(
+            f"SELECT session_id, {', '.join(read)}, {sort.select_key()}{windows} FROM ({source}) "
+            f"WHERE {conditions} {qualify} ORDER BY {sort.order_by(reverse=before)} "
+            "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", params, tag="sessions.list_keys", settings=LIST_SETTINGS)
 
     unfiltered_count = apart and keyset is None  # counted by a statement of its own, beside the scan
     if unfiltered_count:

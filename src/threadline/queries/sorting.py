@@ -63,12 +63,6 @@ class Sort:
             head = _KEYS[self.field]
         return (*head, ("session_id", "String"))
 
-    def bounded_lead(self) -> tuple[str, str] | None:
-        """The ``(expression, bind type)`` of the key's leading column when a bound on it can skip granules (a
-        plain rollup column with a minmax index, :mod:`threadline.queries.page_floors`), else None (the quality
-        sort leads with a 0/1 flag)."""
-        return None if self.field == "quality_score" else _KEYS[self.field][0]
-
     @property
     def columns(self) -> frozenset[str]:
         """The session row columns (aliases) the sort key reads."""

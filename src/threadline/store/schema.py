@@ -489,14 +489,13 @@ VERTICAL_MERGES = tuple(
                         "vertical_merge_algorithm_min_columns_to_activate = 1")
     for table in (SPANS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE))
 
-# Issue 11, reads at scale: a minmax index per sort column of the sessions list, so that a list scan bounded on its
-# leading sort key (threadline.queries.page_floors) reads only the granules that reach the bound. 256-row granules:
-# the ~50 sessions of a first page sit in ~50 of 4,000 granules at 1M sessions.
-SORT_COLUMNS = ("last_seen", "first_seen", "trace_count", "total_tokens", "total_cost_usd", "wall_duration_ms",
-                "total_duration_ms", "error_count")
-SORT_INDEXES = tuple(AlterStorage(SESSION_ROLLUPS, action.format(column=column)) for column in SORT_COLUMNS
-                     for action in ("ADD INDEX IF NOT EXISTS {column}_minmax {column} TYPE minmax GRANULARITY 1",
-                                    "MATERIALIZE INDEX {column}_minmax"))
+# Issue 11, reads at scale: a bloom filter on the rollup's user id, which the user filter's pre-condition reads
+# (threadline.queries.filters.UserIs), so a user's sessions are found in a few granules instead of a full scan.
+LIST_INDEXES = (
+    AlterStorage(SESSION_ROLLUPS,
+                 "ADD INDEX IF NOT EXISTS user_id_bloom user_id TYPE bloom_filter(0.01) GRANULARITY 1"),
+    AlterStorage(SESSION_ROLLUPS, "MATERIALIZE INDEX user_id_bloom"),
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
@@ -517,7 +516,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "text indexes for content search (instead of n-gram bloom filters)", TEXT_SEARCH_INDEXES,
               min_server=(26, 2)),
     Migration(10, "vertical merges for the write-heavy tables (a fraction of the merge memory)", VERTICAL_MERGES),
-    Migration(11, "minmax indexes on the sessions list's sort columns (bounded list scans)", SORT_INDEXES),
+    Migration(11, "a bloom filter index on session rollups' user id (the sessions list's user filter)", LIST_INDEXES),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
