@@ -56,15 +56,6 @@ FROM {{db}}.session_rollups AS r FINAL{ANNOTATION_JOIN}{QUALITY_JOIN}
 WHERE r.project_id = {{project_id:String}} AND a.deleted = 0
 """
 
-# Columns that filters read besides the row's own (queries.filters.UserIs: the rollup's user id, for its index).
-FILTER_ONLY: dict[str, str] = {"rollup_user_id": "r.user_id"}
-
-# A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
-# shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
-# column aliases.
-LIST_SOURCE = (f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state, "
-               f"{', '.join(f'{expression} AS {alias}' for alias, expression in FILTER_ONLY.items())} {SESSION_FROM}")
-
 # A session row read in parts (queries.session_parts): the rollup's own columns, with the rollup's values of the
 # fields an annotation overrides or extends under names of their own...
 ROLLUP_OWN: dict[str, str] = {"rollup_user_id": "r.user_id", "rollup_metadata": "r.metadata", "rollup_tags": "r.tags"}
@@ -76,6 +67,15 @@ ANNOTATION_COLUMNS = ("session_id, name, user_id, metadata, tags, bookmarked, en
                       f"{_NS}(created_at) AS created_ns, {_NS}(updated_at) AS updated_ns")
 NO_ANNOTATION: dict[str, Any] = {"name": "", "user_id": "", "metadata": [], "tags": [], "bookmarked": 0,
                                  "end_state": "", "deleted": 0, "created_ns": 0, "updated_ns": 0}
+
+# Columns that filters read besides the row's own (queries.filters.UserIs: the rollup's user id, for its index).
+FILTER_ONLY: dict[str, str] = {"rollup_user_id": ROLLUP_OWN["rollup_user_id"]}
+
+# A session row for lists: SESSION_COLUMNS plus the end state derived in SQL (the ``end_state`` filter and the value
+# shown agree: same expression, same *now*). Filters (queries.filters) and sort keys (queries.sorting) refer to its
+# column aliases.
+LIST_SOURCE = (f"SELECT {SESSION_COLUMNS}, {END_STATE_SQL} AS derived_end_state, "
+               f"{', '.join(f'{expression} AS {alias}' for alias, expression in FILTER_ONLY.items())} {SESSION_FROM}")
 
 
 def combine(rollup: dict[str, Any], annotation: dict[str, Any] | None, quality: float | None) -> dict[str, Any]:
