@@ -53,6 +53,14 @@ def test_parse_splits_id_and_secret() -> None:
     assert new.secret == f"tl_{key_id}_{secret_part}" and len(secret_part) == 43
 
 
+def test_secret_part_keeps_underscores_of_the_secret() -> None:
+    # url-safe base64 holds '_': splitting the key at its last '_' would cut the secret (a flaky test did)
+    key = "tl_0123456789ab_" + "A_" * 21 + "I"
+    assert tokens.secret_part(key) == "A_" * 21 + "I"
+    with pytest.raises(ValueError, match="tl_<12 hex>"):
+        tokens.secret_part("tl_0123456789ab_short")
+
+
 @pytest.mark.parametrize("bad", [
     "",
     "tl_",

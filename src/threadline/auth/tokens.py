@@ -55,6 +55,17 @@ def parse(key: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+def secret_part(key: str) -> str:
+    """The secret part of a well-formed key (43 url-safe base64 chars, which may hold ``_``).
+
+    Raises ValueError when ``key`` is not a well-formed key.
+    """
+    parsed = parse(key)
+    if parsed is None:
+        raise ValueError("not a Threadline API key: expected tl_<12 hex>_<43 url-safe base64 chars>")
+    return parsed[1]
+
+
 def verify(secret_part: str, salt: str, secret_hash: str) -> bool:
     """Constant-time check of a secret against its stored hash."""
     return hmac.compare_digest(hash_secret(salt, secret_part), secret_hash)
