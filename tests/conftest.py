@@ -68,6 +68,15 @@ class LiveServer:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
 
+    def settled(self, timeout_s: float = 20) -> None:
+        """Wait until the writer holds nothing: every acknowledged span is in the store with its rollups. (The API's
+        reads wait for this themselves; a test reading the store directly must, since the embedded writer
+        acknowledges spans once they are in its span log.)"""
+        deadline = time.monotonic() + timeout_s
+        while self.server.config.app.state.threadline.writer.pending_spans:
+            assert time.monotonic() < deadline, "the writer did not finish its acknowledged spans"
+            time.sleep(0.01)
+
 
 def start_server(store: Store, **overrides: object) -> LiveServer:
     # gRPC off unless asked for: the default port (4317) is one per machine

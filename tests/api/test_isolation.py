@@ -97,8 +97,9 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def spans_by_project(store: Store, trace_id: str) -> dict[str, int]:
-    rows = store.select("SELECT project_id, count() AS n FROM {db}.spans WHERE trace_id = {t:String} "
+def spans_by_project(live: LiveServer, trace_id: str) -> dict[str, int]:
+    live.settled()  # acknowledged spans reach the store once the writer has inserted them
+    rows = live.store.select("SELECT project_id, count() AS n FROM {db}.spans WHERE trace_id = {t:String} "
                         "GROUP BY project_id", {"t": trace_id}, tag="test.where")
     return {r["project_id"]: r["n"] for r in rows}
 
@@ -340,7 +341,7 @@ def test_same_trace_id_in_two_projects_is_two_traces(world: World) -> None:
     b = world.http.get(f"/v1/traces/{COLLIDING}", headers=bearer(world.b.key)).json()
     assert len(a["spans"]) == 1 and len(b["spans"]) == 2
     assert a["session_id"] == "coll-1" and b["session_id"] == "coll-2"
-    assert spans_by_project(world.store, COLLIDING) == {"alpha": 1, "bravo": 2}
+    assert spans_by_project(world.live, COLLIDING) == {"alpha": 1, "bravo": 2}
 
 
 def test_whoami_names_the_keys_project(world: World) -> None:
@@ -378,7 +379,7 @@ def test_writes_land_in_the_keys_project_only(world: World, endpoint: tuple[str,
         kwargs["headers"] = {**kwargs.get("headers", {}), **bearer(own.key)}
         response = world.http.request(method, path, **kwargs)
         assert response.status_code == 200, response.text
-        assert spans_by_project(world.store, trace_id) == {own.project: 1}
+        assert spans_by_project(world.live, trace_id) == {own.project: 1}
         assert world.http.get(f"/v1/traces/{trace_id}", headers=bearer(own.key)).status_code == 200
         assert_problem(world.http.get(f"/v1/traces/{trace_id}", headers=bearer(other.key)), 404)
         assert_problem(world.http.get(f"/v1/sessions/{session}", headers=bearer(other.key)), 404)
@@ -398,12 +399,13 @@ def test_writing_into_another_projects_ids_does_not_touch_them(world: World, end
     after_trace = world.http.get(f"/v1/traces/{A_TARGET}", headers=bearer(world.a.key)).json()
     assert after == before and after_trace == before_trace
     assert world.b.marker not in str(after) + str(after_trace)
-    assert spans_by_project(world.store, A_TARGET)["alpha"] == 1
+    assert spans_by_project(world.live, A_TARGET)["alpha"] == 1
     mine = world.http.get("/v1/sessions/target-1", headers=bearer(world.b.key)).json()
     assert mine["project_id"] == "bravo" and world.a.marker not in str(mine)
 
 
 def test_nothing_was_written_to_a_project_without_its_key(world: World) -> None:
+    world.live.settled()
     rows = world.store.select("SELECT project_id, count() AS n FROM {db}.spans GROUP BY project_id ORDER BY "
                               "project_id", tag="test.projects")
     assert {r["project_id"] for r in rows} <= {"alpha", "bravo"}  # never 'default' or ''
@@ -438,7 +440,7 @@ BAD_CREDENTIALS = {
 
 @pytest.mark.parametrize("endpoint", ALL_ENDPOINTS, ids=_id)
 def test_requests_without_a_valid_key_are_401(world: World, endpoint: tuple[str, str]) -> None:
-    before = spans_by_project(world.store, "ff" * 16)
+    before = spans_by_project(world.live, "ff" * 16)
     for label, headers in BAD_CREDENTIALS.items():
         response = _request_any(world, *endpoint, headers)
         body = assert_problem(response, 401)
@@ -447,7 +449,7 @@ def test_requests_without_a_valid_key_are_401(world: World, endpoint: tuple[str,
         for value in headers.values():
             credential = value.split(" ")[-1]
             assert len(credential) < 8 or credential not in response.text, label  # never echoed
-    assert spans_by_project(world.store, "ff" * 16) == before
+    assert spans_by_project(world.live, "ff" * 16) == before
     anon = world.store.select("SELECT count() AS n FROM {db}.spans WHERE name = 'anon'", tag="test.anon")
     assert anon[0]["n"] == 0
 
@@ -511,7 +513,7 @@ def test_revoked_key_is_refused_within_a_second(world: World) -> None:
                                        json=[native_trace(trace_id, "after", "revocation")])
             if response.status_code == 401:
                 write_refused = elapsed
-                assert spans_by_project(world.store, trace_id) == {}
+                assert spans_by_project(world.live, trace_id) == {}
         time.sleep(0.05)
     assert read_refused < 1.3 and write_refused < 1.3, (read_refused, write_refused)
     assert_problem(world.http.get("/v1/sessions", headers={"x-api-key": secret}), 401)
@@ -555,6 +557,7 @@ def test_non_loopback_bind_refuses_anonymous_even_without_keys(server_factory: C
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert response.json()["project_id"] == "p"
+    live.settled()
     assert store.select("SELECT count() AS n FROM {db}.spans", tag="test.count")[0]["n"] == 0
 
 
@@ -565,7 +568,7 @@ def test_local_mode_on_loopback_until_a_key_exists(server_factory: Callable[...,
                                                       "scope": "all", "expires_at": None}
         response = http.post("/v1/ingest", json=[native_trace("d0" * 16, "local", "local-1")])
         assert response.status_code == 200
-        assert spans_by_project(store, "d0" * 16) == {"default": 1}
+        assert spans_by_project(live, "d0" * 16) == {"default": 1}
         assert http.get("/v1/sessions/local-1").status_code == 200
         # a presented but bad key is refused even in local mode
         assert_problem(http.get("/v1/sessions", headers=bearer("garbage")), 401)
@@ -576,7 +579,7 @@ def test_local_mode_on_loopback_until_a_key_exists(server_factory: Callable[...,
             assert time.monotonic() < deadline, "local mode did not end within 2 s of the first key"
             time.sleep(0.05)
         assert_problem(http.post("/v1/ingest", json=[native_trace("d1" * 16, "local", "local-1")]), 401)
-        assert spans_by_project(store, "d1" * 16) == {}
+        assert spans_by_project(live, "d1" * 16) == {}
         page = http.get("/v1/sessions", headers=bearer(secret)).json()
         assert [s["session_id"] for s in page["data"]] == ["local-1"]  # the key of 'default' sees the local data
 
@@ -640,7 +643,7 @@ def test_an_ingest_key_sends_spans_but_reads_and_changes_nothing(world: World) -
         kwargs = build(trace_id, world.a.marker, f"edge-{trace_id[:6]}")
         kwargs["headers"] = {**kwargs.get("headers", {}), **ingest}
         assert world.http.request(method, path, **kwargs).status_code == 200
-        assert spans_by_project(world.store, trace_id) == {"alpha": 1}
+        assert spans_by_project(world.live, trace_id) == {"alpha": 1}
     for method, template in READS:
         response = world.http.request(method, fill(template, world.a.only_session, world.a.only_trace),
                                       headers=ingest)
@@ -669,7 +672,7 @@ def test_a_read_key_reads_but_writes_nothing(world: World) -> None:
         kwargs = build(trace_id, world.a.marker, "read-key")
         kwargs["headers"] = {**kwargs.get("headers", {}), **read}
         _scope_refusal(world.http.request(method, path, **kwargs), "read", "'ingest' or 'all'")
-        assert spans_by_project(world.store, trace_id) == {}
+        assert spans_by_project(world.live, trace_id) == {}
     before = _snapshot(world, world.a)
     for method, template, body in RESOURCE_WRITES:
         response = world.http.request(method, fill(template, world.a.only_session, world.a.only_trace),
@@ -728,7 +731,7 @@ def test_dashboard_login_and_access_tokens_keep_the_keys_scope(world: World) -> 
     trace_id = uuid.uuid4().hex
     assert world.http.post("/v1/ingest", headers=token, json=[native_trace(trace_id, "agent", "agent-1")]
                            ).status_code == 200
-    assert spans_by_project(world.store, trace_id) == {"alpha": 1}
+    assert spans_by_project(world.live, trace_id) == {"alpha": 1}
 
 
 def test_an_expired_key_is_401_saying_when_it_expired(world: World) -> None:
@@ -744,4 +747,4 @@ def test_an_expired_key_is_401_saying_when_it_expired(world: World) -> None:
                      world.http.post("/v3/auth/token", json={"api_key": expired})):
         body = assert_problem(response, 401)
         assert when in body["detail"], body["detail"]
-    assert spans_by_project(world.store, trace_id) == {}
+    assert spans_by_project(world.live, trace_id) == {}

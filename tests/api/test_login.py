@@ -83,6 +83,7 @@ def native(trace_id: str) -> list[dict[str, Any]]:
 
 
 def count_spans(setup: Setup, trace_id: str) -> int:
+    setup.live.settled()  # acknowledged spans reach the store once the writer has inserted them
     rows = setup.live.store.select("SELECT count() AS n FROM {db}.spans WHERE trace_id = {t:String}",
                                    {"t": trace_id}, tag="test.count")
     return int(rows[0]["n"])

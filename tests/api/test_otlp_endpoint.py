@@ -64,17 +64,19 @@ def to_otlp_json(request: ExportTraceServiceRequest) -> bytes:
     return json.dumps(document).encode()
 
 
-def spans_in_store(store: Store) -> int:
-    return int(store.select("SELECT count() AS n FROM {db}.spans", tag="test.count")[0]["n"])
+def spans_in_store(live: LiveServer) -> int:
+    live.settled()  # acknowledged spans reach the store once the writer has inserted them
+    return int(live.store.select("SELECT count() AS n FROM {db}.spans", tag="test.count")[0]["n"])
 
 
-def span_ids_in_store(store: Store) -> set[str]:
-    return {r["span_id"] for r in store.select("SELECT span_id FROM {db}.spans", tag="test.ids")}
+def span_ids_in_store(live: LiveServer) -> set[str]:
+    live.settled()
+    return {r["span_id"] for r in live.store.select("SELECT span_id FROM {db}.spans", tag="test.ids")}
 
 
 def assert_nothing_written(client: httpx.Client, live: LiveServer) -> None:
     assert client.get("/v1/sessions").json()["pagination"]["total"] == 0
-    assert spans_in_store(live.store) == 0
+    assert spans_in_store(live) == 0
 
 
 def assert_problem(response: httpx.Response, status: int, *words: str) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def test_accepts_protobuf_and_json(client: httpx.Client, live_server: LiveServer
     assert session["models"] == ["gpt-4o"]
     trace = client.get(f"/v1/traces/{trace_id}").json()
     assert {s["name"] for s in trace["spans"]} == {"turn", "llm"}
-    assert spans_in_store(live_server.store) == 2
+    assert spans_in_store(live_server) == 2
 
 
 def test_content_type_parameters_are_ignored(client: httpx.Client) -> None:
@@ -147,7 +149,7 @@ def test_gzip_body(client: httpx.Client, live_server: LiveServer, content_type: 
     parsed = parse_response(response, content_type)
     assert not parsed.HasField("partial_success")
     assert client.get("/v1/sessions/chat-gzip").json()["span_count"] == 2
-    assert spans_in_store(live_server.store) == 2
+    assert spans_in_store(live_server) == 2
 
 
 def test_empty_export_is_accepted(client: httpx.Client, live_server: LiveServer) -> None:
@@ -181,7 +183,7 @@ def test_partial_success_rejects_only_invalid_spans(client: httpx.Client, live_s
     assert "5 span(s) rejected" in message
     assert "trace_id" in message and "span_id" in message and "time" in message
     assert "short-trace-id" in message
-    stored = span_ids_in_store(live_server.store)
+    stored = span_ids_in_store(live_server)
     assert stored == {good_root.span_id.hex(), good_child.span_id.hex()}
     session = client.get("/v1/sessions/chat-partial").json()
     assert (session["trace_count"], session["span_count"]) == (1, 2)
@@ -193,7 +195,7 @@ def test_partial_success_message_is_bounded(client: httpx.Client, live_server: L
                                         headers={"Content-Type": PROTOBUF}), PROTOBUF)
     assert parsed.partial_success.rejected_spans == 12
     assert "and 7 more" in parsed.partial_success.error_message
-    assert spans_in_store(live_server.store) == 0
+    assert spans_in_store(live_server) == 0
 
 
 def test_session_id_longer_than_256_is_rejected_per_span(client: httpx.Client, live_server: LiveServer) -> None:
@@ -207,7 +209,7 @@ def test_session_id_longer_than_256_is_rejected_per_span(client: httpx.Client, l
     assert parsed.partial_success.rejected_spans == 2
     message = parsed.partial_success.error_message
     assert "session id" in message and "257" in message and "300" in message and "256" in message
-    assert span_ids_in_store(live_server.store) == {ok_at_limit.span_id.hex()}
+    assert span_ids_in_store(live_server) == {ok_at_limit.span_id.hex()}
     sessions = client.get("/v1/sessions").json()
     assert [s["session_id"] for s in sessions["data"]] == ["s" * 256]  # kept whole, never cut
 
@@ -295,7 +297,7 @@ def test_body_above_limit_is_413(small_server: LiveServer) -> None:
         small, _ = session_request("chat-small")
         parse_response(client.post("/v1/traces", content=small.SerializeToString(),
                                    headers={"Content-Type": PROTOBUF}), PROTOBUF)
-        assert spans_in_store(small_server.store) == 2
+        assert spans_in_store(small_server) == 2
         big = big_request("chat-big", 2000).SerializeToString()
         assert len(big) > 1000
         assert_problem(client.post("/v1/traces", content=big, headers={"Content-Type": PROTOBUF}), 413, "1000")
@@ -307,7 +309,7 @@ def test_body_above_limit_is_413(small_server: LiveServer) -> None:
         response = client.post("/v1/traces", content=chunks(), headers={"Content-Type": PROTOBUF})
         assert "content-length" not in response.request.headers
         assert_problem(response, 413, "1000")
-        assert spans_in_store(small_server.store) == 2
+        assert spans_in_store(small_server) == 2
         assert client.get("/v1/sessions").json()["pagination"]["total"] == 1
 
 
@@ -322,7 +324,7 @@ def test_gzip_bomb_is_413(small_server: LiveServer, content_type: str) -> None:
                                headers={"Content-Type": content_type, "Content-Encoding": "gzip"})
         assert_problem(response, 413, "1000")
         assert client.get("/v1/sessions").json()["pagination"]["total"] == 0
-    assert spans_in_store(small_server.store) == 0
+    assert spans_in_store(small_server) == 0
 
 
 def test_gzip_body_inflating_to_exactly_the_limit_is_accepted(store: Store) -> None:
@@ -349,4 +351,4 @@ def test_multi_member_gzip_is_read_whole(client: httpx.Client, live_server: Live
     response = client.post("/v1/traces", content=body, headers={"Content-Type": PROTOBUF, "Content-Encoding": "gzip"})
     assert not parse_response(response, PROTOBUF).HasField("partial_success")
     assert client.get("/v1/sessions/chat-members").json()["span_count"] == 2
-    assert spans_in_store(live_server.store) == 2
+    assert spans_in_store(live_server) == 2

@@ -46,6 +46,7 @@ from threadline.store.errors import StoreError, StoreUnavailable
 from threadline.store.gateway import Store
 from threadline.store.migrations import migrate
 from threadline.writer import deletion
+from threadline.writer import span_log as span_logs
 from threadline.writer.commit import BatchCommitter
 from threadline.writer.group_commit import GroupCommitWriter
 
@@ -106,8 +107,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             committer = guarded_committer(opened, settings)
         else:  # an embedded store has exactly one writer: this process (DESIGN.md, chDB facts)
             committer = BatchCommitter(opened, exclusive=not settings.clickhouse_url)
-        # Rollups of batches a crash cut short (the journal's pending batches; DESIGN.md, durability contract).
+        # Rollups of batches a crash cut short (the journal's pending batches; DESIGN.md, durability contract), then
+        # the batches an embedded writer acknowledged and had not finished (its span log).
         await asyncio.to_thread(committer.recover)
+        span_log = None if settings.queue_url else span_logs.of_store(opened)
+        if span_log is not None:
+            await asyncio.to_thread(span_logs.replay, span_log, committer, settings.flush_max_spans)
         metrics = Metrics()
         writer: GroupCommitWriter | QueueProducer
         consumers: WorkerPool | None = None
@@ -118,7 +123,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             writer = GroupCommitWriter(committer, flush_interval_ms=settings.flush_interval_ms,
                                        flush_max_spans=settings.flush_max_spans,
-                                       max_pending_spans=settings.max_pending_spans)
+                                       max_pending_spans=settings.max_pending_spans, span_log=span_log)
         projects = ProjectRepository(opened)
         auth = Authenticator(projects, loopback_bind=is_loopback(settings.host))
         state = AppState(settings=settings, store=opened, writer=writer, prices=PriceTable.load(settings.price_table),

@@ -11,6 +11,13 @@ Two stages, each one thread at a time (off the event loop):
    that arrived meanwhile. A pass that fails is retried (its traces are rebuilt from their stored spans) until it
    succeeds or the writer stops (then the journal has the next start finish it).
 
+With a span log (:mod:`threadline.writer.span_log`, the embedded store's writer), stage 1 instead appends the batch
+to the log and acknowledges its requests, and a stage between the two inserts what the log gathered meanwhile in one
+statement (up to ``flush_max_spans`` spans; it inserts as soon as the rollups have taken the previous insert, so a
+light load is inserted at once and a heavy one in large batches). An insert that fails is retried: its requests are
+acknowledged already and the log keeps them for the next start if the writer stops first. A batch leaves the log
+once its rollups are written.
+
 Reads stay read-your-writes: :meth:`GroupCommitWriter.settled` waits until every batch acknowledged before it was
 called has its rollups written; the API's read routes await it (:func:`threadline.api.state.settled_writes`).
 Acknowledging at the insert instead of after the rollups lets exporters send their next request while the previous
@@ -26,8 +33,11 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from threadline.ingest.spans import SpanBatch, concat
 from threadline.writer.commit import BatchCommitter, InsertedBatch
+from threadline.writer.span_log import SpanLog
 
 log = logging.getLogger("threadline.writer")
 
@@ -47,11 +57,23 @@ class _Request:
 
 
 @dataclass
+class _Logged:
+    """A batch in the span log and acknowledged, its spans to insert; ``number`` counts batches, ``entry`` is its
+    number in the log."""
+
+    rows: pa.Table
+    number: int
+    entry: int
+
+
+@dataclass
 class _Inserted:
-    """A batch whose spans are inserted and acknowledged, its rollups to write; ``number`` counts batches."""
+    """A batch whose spans are inserted and acknowledged, its rollups to write; ``number`` counts batches (of the
+    last one it holds); ``entries``: its batches' numbers in the span log."""
 
     batch: InsertedBatch
     number: int
+    entries: tuple[int, ...] = ()
 
 
 class GroupCommitWriter:
@@ -61,21 +83,27 @@ class GroupCommitWriter:
     ``max_pending_spans`` bounds the spans accepted and not yet inserted (a request beyond it is refused with
     :class:`Overloaded`); ``max_unfolded_spans`` (default twice ``flush_max_spans``) bounds the spans inserted whose
     rollups are still to be written: above it, inserts wait, so acknowledgements slow down to the pace of the rollups
-    instead of letting reads fall behind. ``retry_s`` is the first wait before a failed rollup pass is retried
-    (doubling up to 5 s).
+    instead of letting reads fall behind (with a span log: the spans logged or inserted whose rollups are still
+    to be written). ``retry_s`` is the first wait before a failed rollup pass (or, with a span log, a failed insert)
+    is retried (doubling up to 5 s). ``span_log``: acknowledge batches once logged there, and insert them in large
+    batches (see the module's description).
     """
 
     def __init__(self, committer: BatchCommitter, *, flush_interval_ms: float = 5.0, flush_max_spans: int = 20_000,
                  max_pending_spans: int = 500_000, max_unfolded_spans: int | None = None,
-                 retry_s: float = 0.1) -> None:
+                 retry_s: float = 0.1, span_log: SpanLog | None = None) -> None:
         self.committer = committer
         self.flush_interval = flush_interval_ms / 1000
         self.flush_max_spans = flush_max_spans
         self.max_pending_spans = max_pending_spans
         self.max_unfolded_spans = max_unfolded_spans or 2 * flush_max_spans
         self.retry_s = retry_s
+        self.span_log = span_log
         self._queue: list[_Request] = []
         self._pending_spans = 0
+        self._logged: list[_Logged] = []
+        self._logged_spans = 0
+        self._gathered = False  # the gathering loop ended (nothing more will be logged)
         self._unfolded: list[_Inserted] = []
         self._unfolded_spans = 0
         self._acknowledged = 0  # number of the last batch acknowledged
@@ -91,12 +119,14 @@ class GroupCommitWriter:
     def pending_spans(self) -> int:
         """Spans accepted and not yet committed with their rollups (queued, being inserted, or inserted with their
         rollups still to write)."""
-        return self._pending_spans + self._unfolded_spans
+        return self._pending_spans + self._logged_spans + self._unfolded_spans
 
     async def start(self) -> None:
         """Start the insert and rollup loops on the running event loop."""
         self._tasks = [asyncio.create_task(self._gather_and_insert(), name="threadline-group-commit"),
                        asyncio.create_task(self._rollups(), name="threadline-rollups")]
+        if self.span_log is not None:
+            self._tasks.append(asyncio.create_task(self._insert_logged(), name="threadline-span-inserts"))
 
     async def stop(self) -> None:
         """Commit everything queued, write the rollups of everything inserted (a pass that fails is left to the
@@ -109,9 +139,10 @@ class GroupCommitWriter:
                 await task
 
     async def write(self, rows: SpanBatch) -> None:
-        """Wait until ``rows`` are committed (inserted and journaled; their rollups follow, see :meth:`settled`).
-        Raises Overloaded when the queue is full, RuntimeError when stopping, and the insert's StoreError when the
-        batch failed (nothing of it is acknowledged; a retry is safe)."""
+        """Wait until ``rows`` are committed (inserted and journaled, or with a span log: logged; their rollups
+        follow, see :meth:`settled`). Raises Overloaded when the queue is full, RuntimeError when stopping, and the
+        insert's StoreError (the log's OSError) when the batch failed (nothing of it is acknowledged; a retry is
+        safe)."""
         if not len(rows):
             return
         if self._stopping or not self._tasks:
@@ -165,15 +196,79 @@ class GroupCommitWriter:
                     await asyncio.sleep(self.flush_interval)  # let concurrent requests join this batch
                 while self._queue:
                     async with self._changed:  # the rollups are behind: insert (and acknowledge) at their pace
-                        await self._changed.wait_for(lambda: self._unfolded_spans < self.max_unfolded_spans
-                                                     or self._rollups_done)
-                    await self._insert(self._take_batch())
+                        await self._changed.wait_for(
+                            lambda: self._logged_spans + self._unfolded_spans < self.max_unfolded_spans
+                            or self._rollups_done)
+                    if self.span_log is not None:
+                        await self._log(self.span_log, self._take_batch())
+                    else:
+                        await self._insert(self._take_batch())
                 if self._stopping:
                     # stop() may have set the wakeup before this pass cleared it: nothing would set it again.
                     return
         finally:
+            self._gathered = True
+            if self.span_log is None:
+                self._inserts_done = True
+            await self._notify()
+
+    async def _log(self, span_log: SpanLog, batch: list[_Request]) -> None:
+        size = sum(len(request.rows) for request in batch)
+        try:
+            rows = await asyncio.to_thread(concat, [request.rows for request in batch])
+            entry = await asyncio.to_thread(span_log.append, rows)
+        except Exception as exc:
+            log.error("logging %d spans failed: %s", size, exc)
+            self._settle(batch, size, exc)
+            return
+        self._acknowledged += 1
+        self._logged.append(_Logged(rows, self._acknowledged, entry))
+        self._logged_spans += rows.num_rows
+        self._settle(batch, size, None)
+        await self._notify()
+
+    def _insertable(self) -> bool:
+        # Insert once the rollups have taken the previous insert (or a full batch is waiting): a light load goes in
+        # at once, a heavy one gathers in the log while the store is busy, and goes in as one large insert.
+        return bool(self._logged) and (not self._unfolded or self._logged_spans >= self.flush_max_spans
+                                       or self._gathered)
+
+    async def _insert_logged(self) -> None:
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self._insertable() or (self._gathered and not self._logged)
+                                                 or self._rollups_done)
+                if not self._logged or self._rollups_done:
+                    return  # everything logged is inserted, or the rollups gave up (the log keeps the rest)
+                taken = [self._logged.pop(0)]
+                spans = taken[0].rows.num_rows
+                while self._logged and spans + self._logged[0].rows.num_rows <= self.flush_max_spans:
+                    taken.append(self._logged.pop(0))
+                    spans += taken[-1].rows.num_rows
+                done = await self._insert_retrying(concat([item.rows for item in taken]))
+                if done is None:
+                    return  # stopping while the insert fails: the log has these batches for the next start
+                self._logged_spans -= spans
+                self._unfolded.append(_Inserted(done, taken[-1].number, tuple(item.entry for item in taken)))
+                self._unfolded_spans += done.spans
+                await self._notify()
+        finally:
             self._inserts_done = True
             await self._notify()
+
+    async def _insert_retrying(self, rows: pa.Table) -> InsertedBatch | None:
+        """Insert ``rows`` (acknowledged already), retrying until it succeeds; None when the writer stops first."""
+        wait = self.retry_s
+        while True:
+            try:
+                return await asyncio.to_thread(self.committer.insert, rows)
+            except Exception as exc:
+                log.error("insert of %d logged spans failed (retrying in %.1f s): %s", rows.num_rows, wait, exc)
+            if self._stopping:
+                return None
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 5.0)
 
     async def _insert(self, batch: list[_Request]) -> None:
         size = sum(len(request.rows) for request in batch)
@@ -204,12 +299,22 @@ class GroupCommitWriter:
                     spans += taken[-1].batch.spans
                 if not await self._fold(InsertedBatch.merge([item.batch for item in taken])):
                     return  # stopping while the pass fails: the journal has the next start finish it
+                if self.span_log is not None:
+                    await self._forget(self.span_log, [entry for item in taken for entry in item.entries])
                 self._unfolded_spans -= spans
                 self._settled = taken[-1].number
                 await self._notify()
         finally:
             self._rollups_done = True
             await self._notify()
+
+    @staticmethod
+    async def _forget(span_log: SpanLog, entries: list[int]) -> None:
+        """Remove batches whose rollups are written from the log (a file left behind is replayed exactly)."""
+        try:
+            await asyncio.to_thread(span_log.discard, entries)
+        except OSError as exc:
+            log.warning("could not remove %d committed batch(es) from the span log: %s", len(entries), exc)
 
     async def _fold(self, merged: InsertedBatch) -> bool:
         """Write the rollups of ``merged``, retrying a pass that fails (the retry rebuilds its traces from their

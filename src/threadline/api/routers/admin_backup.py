@@ -39,6 +39,9 @@ async def backup(state: Admin) -> BackupOut:
     if state.settings.clickhouse_url:
         raise Problem(409, "this server stores its data on a ClickHouse server: back it up there with BACKUP "
                            f"DATABASE {state.store.database} TO Disk('backups', 'threadline-<date>')")
+    # Everything acknowledged before this request goes into the backup: batches the writer holds in its span log
+    # (acknowledged, not yet inserted) are written first.
+    await state.writer.settled()
     try:
         path = staging_path(state.store)
         manifest = await asyncio.to_thread(write_backup, state.store, path)
