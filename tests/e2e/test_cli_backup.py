@@ -19,7 +19,11 @@ from conftest import ServeProcess, free_port
 from typer.testing import CliRunner
 
 from threadline.cli import app
+from threadline.ingest.normalize import normalize_spans
+from threadline.ingest.pricing import PriceTable
+from threadline.ingest.spans import RawSpan
 from threadline.store.schema import MIGRATIONS
+from threadline.writer.span_log import SpanLog
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 from sessions_dataset import CLAUDE, GPT4O, turn
@@ -33,6 +37,16 @@ SESSIONS = 30
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
     return {**env, "THREADLINE_ADMIN_KEY": ADMIN_KEY, "THREADLINE_GRPC_PORT": "0", **extra}
+
+
+def _late_trace(session: str, spans: int) -> Any:
+    """The Arrow rows of one trace of ``spans`` spans in ``session`` (project 'default'), as the writer logs them."""
+    trace, start = uuid.uuid4().hex, 1_767_225_600_000_000_000
+    raws = [RawSpan(trace, f"{n:016x}", f"{1:016x}" if n > 1 else "", f"span-{n}", start + n, start + 10**9,
+                    attributes={"session.id": session}) for n in range(1, spans + 1)]
+    table, problems = normalize_spans(raws, "default", PriceTable({}), 1)
+    assert not problems
+    return table
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -113,10 +127,15 @@ def test_backup_through_a_running_server_restores_every_session(tmp_path: Path) 
         copy.stop()
 
         original.stop()  # no server: the command opens the store itself
+        # a batch acknowledged by a server that died before writing it: the offline backup commits it first
+        span_log = SpanLog(original.data_dir / "span-log" / "threadline")
+        assert span_log.pending() == []  # a graceful stop wrote everything
+        span_log.append(_late_trace("late-session", spans=3))
         direct = cli("backup", str(tmp_path / "backups" / "offline"), "--data-dir", str(original.data_dir))
         assert direct.returncode == 0, direct.stderr
         offline = json.loads((tmp_path / "backups" / "offline" / "manifest.json").read_text())
         assert offline["tables"].keys() == manifest["tables"].keys()
+        assert offline["tables"]["spans"] >= manifest["tables"]["spans"] + 3 and span_log.pending() == []
     finally:
         copy.stop()
         original.stop()

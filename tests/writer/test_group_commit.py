@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter, CommitResult, InsertedBatch
 from threadline.writer.group_commit import GroupCommitWriter, Overloaded
+from threadline.writer.span_log import SpanLog, replay
 
 PRICES = PriceTable({})
 T0_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
@@ -311,3 +313,66 @@ def test_stop_during_the_flush_wait_and_during_a_commit(store: Store) -> None:
     asyncio.run(main())
     assert sum(committer.batches) == 8
     assert counts(store, "s-stop2") == (8, 4, 40)
+
+
+# ------------------------------------------------------------------------------------------ with a span log
+
+
+class FailingInsertsCommitter(CountingCommitter):
+    """Inserts fail without storing anything, ``failures`` times (-1: always)."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        super().__init__(store)
+        self.failures = failures
+
+    def insert(self, rows: SpanBatch, token: str | None = None) -> InsertedBatch:
+        if self.failures:
+            self.failures -= 1
+            self.batches.append(0)
+            raise StoreError("injected: the store is away")
+        return super().insert(rows, token)
+
+
+def test_with_a_span_log_writes_are_acknowledged_once_logged_and_inserted_together(store: Store,
+                                                                                   tmp_path: Path) -> None:
+    committer = GatedCommitter(store)
+    span_log = SpanLog(tmp_path)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await writer.write(trace_rows("s-log"))  # acknowledged, though its insert waits at the gate
+        assert await asyncio.to_thread(committer.entered.wait, 10)
+        await asyncio.gather(*(writer.write(trace_rows("s-log")) for _ in range(10)))  # acknowledged too
+        assert len(span_log.pending()) >= 2 and counts(store, "s-log")[0] == 0
+        committer.gate.set()
+        assert await writer.settled()
+        assert counts(store, "s-log") == (22, 11, 110)
+        assert span_log.pending() == []  # a batch leaves the log once its rollups are written
+
+    run(scenario, committer, span_log=span_log)
+    assert committer.batches == [2, 20]  # what the log gathered during the first insert went in as one
+
+
+def test_with_a_span_log_a_failed_insert_is_retried(store: Store, tmp_path: Path) -> None:
+    committer = FailingInsertsCommitter(store, failures=2)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(trace_rows("s-retry-log")) for _ in range(5)))  # acknowledged: logged
+        assert await writer.settled()
+        assert counts(store, "s-retry-log") == (10, 5, 50)
+
+    run(scenario, committer, retry_s=0.01, span_log=SpanLog(tmp_path))
+    assert committer.batches[:2] == [0, 0] and sum(committer.batches) == 10
+
+
+def test_with_a_span_log_stop_leaves_failing_inserts_to_the_next_start(store: Store, tmp_path: Path) -> None:
+    committer = FailingInsertsCommitter(store, failures=-1)
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(trace_rows("s-replay")) for _ in range(3)))
+        assert not await writer.settled(timeout_s=0.2)
+
+    run(scenario, committer, retry_s=0.01, span_log=SpanLog(tmp_path))
+    assert counts(store, "s-replay") == (0, 0, 0) and SpanLog(tmp_path).pending()
+    # the next start replays the log: every acknowledged span, with its rollups, once
+    assert replay(SpanLog(tmp_path), BatchCommitter(store)) == 6
+    assert counts(store, "s-replay") == (6, 3, 30) and SpanLog(tmp_path).pending() == []

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from threadline.cli.common import ClickhouseOpt, DataDirOpt, admin_call, fail, settings_from
 from threadline.settings import Settings
+
+if TYPE_CHECKING:
+    from threadline.store.gateway import Store
 
 ServerOpt = Annotated[str | None, typer.Option(
     "--server", help="Running server to back up through when it owns the data directory [env THREADLINE_SERVER_URL; "
@@ -68,6 +71,17 @@ def _server_backup(settings: Settings, server: str | None, path: Path) -> Any:
     return Manifest(**doc)
 
 
+def _commit_span_log(store: Store, max_spans: int) -> None:
+    """Commit the batches a stopped server acknowledged and left in its span log (as its next start would), so that
+    the backup holds every acknowledged span. Raises StoreError, SpanLogError."""
+    from threadline.writer.commit import BatchCommitter
+    from threadline.writer.span_log import of_store, replay
+
+    span_log = of_store(store)
+    if span_log is not None and span_log.pending():
+        replay(span_log, BatchCommitter(store), max_spans)
+
+
 def backup(path: Annotated[Path, typer.Argument(help="New directory to write the backup into (must not exist)")],
            data_dir: DataDirOpt = None, server: ServerOpt = None, clickhouse: ClickhouseOpt = None) -> None:
     """Write a consistent backup of every table of the embedded store into PATH, while the server runs (through its
@@ -75,6 +89,7 @@ def backup(path: Annotated[Path, typer.Argument(help="New directory to write the
     from threadline.api.app import open_store
     from threadline.store.backup import BackupError, database_tables, write_backup
     from threadline.store.errors import StoreError, StoreUnavailable
+    from threadline.writer.span_log import SpanLogError
 
     settings = settings_from(data_dir=data_dir, clickhouse_url=clickhouse)
     if settings.clickhouse_url:
@@ -100,8 +115,9 @@ def backup(path: Annotated[Path, typer.Argument(help="New directory to write the
             if not database_tables(store):
                 raise BackupError(f"{settings.data_dir.resolve()} holds no database {settings.database!r}: check "
                                   "--data-dir and THREADLINE_DATABASE")
+            _commit_span_log(store, settings.flush_max_spans)
             manifest = write_backup(store, target)
-        except (BackupError, StoreError, OSError) as exc:
+        except (BackupError, StoreError, OSError, SpanLogError) as exc:
             raise fail(exc) from None
     spans = manifest.tables.get("spans", 0)
     typer.echo(f"backed up {len(manifest.tables)} tables ({manifest.rows:,} rows, {spans:,} spans; schema "
@@ -146,6 +162,11 @@ def restore(path: Annotated[Path, typer.Argument(help="Backup directory written 
         restored = restore_backup(store, path.expanduser().resolve(), replace=force)
     except (BackupError, StoreError) as exc:
         raise fail(exc) from None
+    from threadline.writer.span_log import of_store
+
+    span_log = of_store(store)
+    if span_log is not None:  # batches acknowledged to the replaced database are not the backup's
+        span_log.discard(span_log.pending())
     manifest = restored.manifest
     typer.echo(f"restored {len(manifest.tables)} tables ({manifest.rows:,} rows) of the backup of "
                f"{manifest.created_at} (Threadline {manifest.threadline_version}, schema {manifest.schema_version}) "
