@@ -12,6 +12,7 @@ from test_commit_properties import assert_exact
 from test_group_commit import trace_rows
 
 from threadline.ingest.spans import as_table
+from threadline.store.errors import StoreUnavailable
 from threadline.store.gateway import Store
 from threadline.writer.commit import BatchCommitter
 from threadline.writer.span_log import SpanLog, SpanLogError, of_store, replay
@@ -29,6 +30,15 @@ def test_batches_round_trip_in_order_and_numbers_survive_a_reopening(tmp_path: P
     assert reopened.pending() == [2]
     assert not list((tmp_path / "log").glob("*.tmp"))
     assert reopened.append(first) == 3  # never reuses a number a file may still hold
+
+
+def test_a_batch_that_cannot_be_written_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    log = SpanLog(tmp_path / "log")
+    (tmp_path / "log").rmdir()
+    (tmp_path / "log").write_text("not a directory")  # the log's directory is gone (even root cannot write here)
+    with pytest.raises(StoreUnavailable, match="cannot write the span log"):
+        log.append(as_table(trace_rows("s")))
+    assert (tmp_path / "log").read_text() == "not a directory"
 
 
 def test_a_damaged_file_is_named(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ Layout: ``<directory>/<sequence, 20 digits>.arrow``, one Arrow IPC file per ackn
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+from threadline.store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from threadline.store.gateway import Store
@@ -58,14 +61,22 @@ class SpanLog:
 
     def append(self, table: pa.Table) -> int:
         """Write ``table`` (span rows, :data:`~threadline.ingest.spans.SPAN_SCHEMA`) as the next batch and return
-        its number. Once this returns, a restart replays the batch until :meth:`discard` removes it."""
+        its number. Once this returns, a restart replays the batch until :meth:`discard` removes it. Raises
+        StoreUnavailable when the file cannot be written (disk full, directory gone): nothing of it is left, and
+        the API answers 503 with Retry-After."""
         number = self._next
         self._next += 1
         final = self._path(number)
         partial = final.with_suffix(_PARTIAL)
-        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(partial, final)  # whole or absent
+        try:
+            with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            os.replace(partial, final)  # whole or absent
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            raise StoreUnavailable(f"cannot write the span log in {self.directory}: {exc}",
+                                   tag="writer.span_log") from None
         return number
 
     def pending(self) -> list[int]:
