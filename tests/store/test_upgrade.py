@@ -81,7 +81,7 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
 
     shown = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "5 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
+    assert "6 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
     assert "-- 8: smaller compressed blocks" in shown.output and "-- 9: text indexes for content search" in shown.output
     assert "-- 10: vertical merges" in shown.output
     assert f"ALTER TABLE {previous.database}.spans MODIFY COLUMN input String CODEC(ZSTD(1))" in shown.output
@@ -89,13 +89,13 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     assert _state(previous) == before  # a dry run changes nothing
 
     applied = CliRunner().invoke(app, ["migrate"], env=env)
-    assert applied.exit_code == 0 and "applied 5 migration(s)" in applied.output and "7: faster" in applied.output
+    assert applied.exit_code == 0 and "applied 6 migration(s)" in applied.output and "7: faster" in applied.output
     again = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
-    assert again.exit_code == 0 and "is up to date (schema 11); nothing to apply" in again.output
+    assert again.exit_code == 0 and "is up to date (schema 12); nothing to apply" in again.output
 
     after = _state(previous)
     assert after["sessions"] == before["sessions"]
-    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     assert_exact(previous, PROJECT)
     defaults = previous.select(
         "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
