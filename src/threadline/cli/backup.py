@@ -78,7 +78,7 @@ def _commit_span_log(store: Store, max_spans: int) -> None:
     from threadline.writer.span_log import of_store, replay
 
     span_log = of_store(store)
-    if span_log is not None and span_log.pending():
+    if span_log is not None:
         replay(span_log, BatchCommitter(store), max_spans)
 
 

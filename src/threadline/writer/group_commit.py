@@ -31,15 +31,18 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pyarrow as pa
 
 from threadline.ingest.spans import SpanBatch, concat
-from threadline.writer.commit import BatchCommitter, InsertedBatch
+from threadline.writer.commit import BatchCommitter, CommitResult, InsertedBatch
 from threadline.writer.span_log import SpanLog
 
 log = logging.getLogger("threadline.writer")
+T = TypeVar("T")
 
 
 class Overloaded(Exception):
@@ -214,9 +217,12 @@ class GroupCommitWriter:
 
     async def _log(self, span_log: SpanLog, batch: list[_Request]) -> None:
         size = sum(len(request.rows) for request in batch)
+        def write() -> tuple[pa.Table, int]:  # one hop off the event loop for the batch's table and its file
+            table = concat([request.rows for request in batch])
+            return table, span_log.append(table)
+
         try:
-            rows = await asyncio.to_thread(concat, [request.rows for request in batch])
-            entry = await asyncio.to_thread(span_log.append, rows)
+            rows, entry = await asyncio.to_thread(write)
         except Exception as exc:
             log.error("logging %d spans failed: %s", size, exc)
             self._settle(batch, size, exc)
@@ -259,12 +265,17 @@ class GroupCommitWriter:
 
     async def _insert_retrying(self, rows: pa.Table) -> InsertedBatch | None:
         """Insert ``rows`` (acknowledged already), retrying until it succeeds; None when the writer stops first."""
+        return await self._retrying(lambda: self.committer.insert(rows), f"insert of {rows.num_rows} logged spans")
+
+    async def _retrying(self, attempt: Callable[[], T], what: str) -> T | None:
+        """``attempt()`` in a thread until it returns, waiting ``retry_s`` after a failure (doubling up to 5 s);
+        None when the writer stops while it still fails."""
         wait = self.retry_s
         while True:
             try:
-                return await asyncio.to_thread(self.committer.insert, rows)
+                return await asyncio.to_thread(attempt)
             except Exception as exc:
-                log.error("insert of %d logged spans failed (retrying in %.1f s): %s", rows.num_rows, wait, exc)
+                log.error("%s failed (retrying in %.1f s): %s", what, wait, exc)
             if self._stopping:
                 return None
             await asyncio.sleep(wait)
@@ -319,19 +330,18 @@ class GroupCommitWriter:
     async def _fold(self, merged: InsertedBatch) -> bool:
         """Write the rollups of ``merged``, retrying a pass that fails (the retry rebuilds its traces from their
         stored spans). False when the writer stops while the pass still fails."""
-        wait = self.retry_s
-        while True:
+        batch = merged
+
+        def attempt() -> CommitResult:
+            nonlocal batch
             try:
-                await asyncio.to_thread(self.committer.recompute_inserted, merged)
-                return True
-            except Exception as exc:
-                log.error("rollups of %d spans failed (retrying in %.1f s): %s", merged.spans, wait, exc)
-            # The failed pass released the traces it registered; the retry must not release them again.
-            merged = dataclasses.replace(merged, registered=())
-            if self._stopping:
-                return False
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 5.0)
+                return self.committer.recompute_inserted(batch)
+            except Exception:
+                # The failed pass released the traces it registered; the retry must not release them again.
+                batch = dataclasses.replace(batch, registered=())
+                raise
+
+        return await self._retrying(attempt, f"rollups of {merged.spans} spans") is not None
 
     def _settle(self, batch: list[_Request], size: int, error: Exception | None) -> None:
         """Resolve the requests of a batch: committed (error None) or failed (nothing acknowledged)."""

@@ -115,26 +115,27 @@ def replay(span_log: SpanLog, committer: BatchCommitter, max_spans: int = 20_000
     before accepting writes. Returns the number of spans replayed. Raises SpanLogError, StoreError (the batches
     not committed stay in the log for the next start)."""
     numbers = span_log.pending()
-    replayed = 0
+    replayed = gathered = 0
     group: list[int] = []
     tables: list[pa.Table] = []
 
     def commit() -> None:
-        nonlocal replayed
+        nonlocal replayed, gathered
         if group:
-            table = pa.concat_tables(tables)
-            committer.commit(table)
+            committer.commit(pa.concat_tables(tables))
             span_log.discard(group)
-            replayed += table.num_rows
+            replayed += gathered
+            gathered = 0
             group.clear()
             tables.clear()
 
     for number in numbers:
         table = span_log.read(number)
-        if tables and sum(t.num_rows for t in tables) + table.num_rows > max_spans:
+        if tables and gathered + table.num_rows > max_spans:
             commit()
         group.append(number)
         tables.append(table)
+        gathered += table.num_rows
     commit()
     if replayed:
         log.info("committed %d span(s) of %d acknowledged batch(es) left in the span log", replayed, len(numbers))
