@@ -34,7 +34,6 @@ from threadline.ingest.spans import SpanBatch, as_table
 from threadline.store.gateway import Store
 from threadline.writer import journal
 from threadline.writer.known_traces import KnownTraces
-from threadline.writer.session_traces import SESSION_TRACES, SessionTraces, TraceEntry, session_rollups_table
 from threadline.writer.text_cache import TextCache
 from threadline.writer.trace_state import (
     SpanFacts,
@@ -129,9 +128,7 @@ class BatchCommitter:
     processes (queue workers, and the API's session deletions beside them) the guard serialises them.
     ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`); an exclusive
     writer keeps the states of the last ``state_cache_size`` traces it wrote (a root usually arrives within
-    seconds of its children: 20,000 traces is minutes of ingest at full speed, ~40 MB), and the narrow trace rows of
-    recently written sessions, ``session_cache_traces`` of them in all (:mod:`threadline.writer.session_traces`), so
-    that it aggregates those sessions' rollups in memory.
+    seconds of its children: 20,000 traces is minutes of ingest at full speed, ~40 MB).
     ``versions``: where rollup versions come from (:mod:`threadline.writer.versions`); by default a counter of this
     process seeded from the store (right for a store's only writer); writers that share a store pass the shared
     :class:`~threadline.writer.versions.RedisVersions`.
@@ -139,14 +136,13 @@ class BatchCommitter:
 
     def __init__(self, store: Store, guard: RecomputeGuard | None = None, *, exclusive: bool = False,
                  text_cache_bytes: int = 32 * 1024 * 1024, state_cache_size: int = 20_000,
-                 session_cache_traces: int = 50_000, versions: VersionSource | None = None) -> None:
+                 versions: VersionSource | None = None) -> None:
         self.store = store
         # The only writer of its store (an embedded chDB directory): it may keep the states it wrote and know,
         # from a Bloom filter of every stored trace key, which traces are new without reading them.
         self.exclusive = exclusive
         self._states: OrderedDict[Key, TraceState] = OrderedDict()
         self._state_cache_size = state_cache_size
-        self._sessions = SessionTraces(session_cache_traces if exclusive else 0)
         self._known: KnownTraces | None = None
         self._lock = threading.Lock()
         self._versions = versions or LocalVersions(store)
@@ -248,7 +244,6 @@ class BatchCommitter:
                                        pa.array([1] * len(ghosts), pa.uint8()))
                 self.store.insert("trace_rollups", rows, tag="retention.trace_tombstones")
             touched = sorted({(s.project_id, s.session_id) for s in stored.values() if s.session_id})
-            self._sessions.discard(touched)  # re-read after their traces' tombstones
             emptied = self._write_sessions(touched, {}, version) if touched else []
             for key in keys:
                 self._states.pop(key, None)  # a later span of the same id starts a fresh trace
@@ -292,7 +287,6 @@ class BatchCommitter:
             self._mark_suspect(everything)
             for key in everything:
                 self._states.pop(key, None)
-            self._sessions.clear()  # which of its trace rows were written is unknown
             raise
         with self._suspect_lock:
             for key, mark in seen.items():
@@ -323,7 +317,6 @@ class BatchCommitter:
                                      pa.array([1] * len(left), pa.uint8()))
             live = pa.concat_tables([stale, live])
         self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups")
-        self._sessions.apply(left, states, version)
         fresh = {s.key: (s.input or "", s.output or "") for s in states}
 
         emptied = {(p, s) for p, s, _ in left if s}
@@ -400,7 +393,6 @@ class BatchCommitter:
         with self._lock:
             for key in [k for k in self._states if k[0] == project_id]:
                 del self._states[key]
-            self._sessions.forget_project(project_id)
 
     def _fold(self, keys: list[Key], facts: SpanFacts | None, stored: dict[Key, TraceState],
               suspect: set[Key]) -> _Pass:
@@ -461,28 +453,11 @@ class BatchCommitter:
                                  tag=f"writer.trace_{column}s")
         return {(r["project_id"], r["trace_id"]): r["text"] for r in rows}
 
-    def _session_aggregates(self, touched: list[Key]) -> pa.Table:
-        """``SESSION_ROLLUP``'s rows for ``touched`` sessions: aggregated in chDB, or, by a writer that keeps
-        sessions' trace rows, in memory from those it keeps and those it reads (narrow) for the others."""
-        if not self._sessions.max_traces:
-            return self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
-                                           settings=rollups.SETTINGS)
-        kept = {key: self._sessions.get(key) for key in touched}
-        missing = [key for key, traces in kept.items() if traces is None]
-        if missing:
-            read: dict[Key, dict[str, TraceEntry]] = {key: {} for key in missing}
-            for row in self.store.select(SESSION_TRACES, {"keys": missing}, tag="writer.session_traces"):
-                read[(row["project_id"], row["session_id"])][row["trace_id"]] = TraceEntry.of_row(row)
-            for key, traces in read.items():
-                kept[key] = traces
-                if traces:
-                    self._sessions.put(key, traces)
-        return session_rollups_table([(key, (traces or {}).values()) for key, traces in kept.items()])
-
     def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> list[Key]:
         """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied (and
         return them)."""
-        table = self._session_aggregates(touched)
+        table = self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
+                                        settings=rollups.SETTINGS)
         projects = table.column("project_id").to_pylist()
         sessions = table.column("session_id").to_pylist()
         winners = {side: (table.column(f"{side}_trace").to_pylist(), table.column(f"{side}_version").to_pylist())
