@@ -678,6 +678,24 @@ def test_multi_turn_session(store: Store) -> None:
         5, "user turn 1", "assistant turn 5")
 
 
+@pytest.mark.parametrize("winner_text_bytes", [1 << 20, 0], ids=["kept", "not kept"])
+def test_session_first_input_is_kept_apart_from_recent_texts(store: Store, winner_text_bytes: int) -> None:
+    """A session's first input is its first trace's, written long before its later turns: with no room for recent
+    texts, the committer still has it (no re-read of trace_rollups) when it keeps winners' texts, and reads it back
+    when it does not; the rollup is the same either way."""
+    project = new_project()
+    turns = [turn(i, "conversation-7") for i in range(4)]
+    counting = FailAfter(store)  # fail_at 0: never fails, records every statement's tag
+    committer = BatchCommitter(counting, text_cache_bytes=0, winner_text_bytes=winner_text_bytes)
+    for index in range(4):
+        committer.commit(rows(turns[index], project))
+    reads = counting.tags.count("writer.trace_inputs")
+    assert reads == (0 if winner_text_bytes else 3)
+    session = session_state(store, project)["conversation-7"]
+    assert (session["first_input"], session["last_output"]) == ("user turn 1", "assistant turn 4")
+    assert_matches(store, project, [s for t in turns for s in t])
+
+
 def test_reported_trace_totals_take_the_greater(store: Store) -> None:
     """GREATEST(reported, span sum) per trace, never both added; the session sums the traces' totals."""
     project = new_project()

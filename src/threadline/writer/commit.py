@@ -126,7 +126,8 @@ class BatchCommitter:
     ``guard``: a context manager factory entered, with the project ids of the pass, before that lock. A pass reads
     trace states and writes newer ones, so two concurrent passes over one trace could lose one's spans; across
     processes (queue workers, and the API's session deletions beside them) the guard serialises them.
-    ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`); an exclusive
+    ``text_cache_bytes`` bounds the cache of recently written trace texts (:class:`TextCache`), and
+    ``winner_text_bytes`` each of the caches of sessions' winning first inputs and last outputs; an exclusive
     writer keeps the states of the last ``state_cache_size`` traces it wrote (a root usually arrives within
     seconds of its children: 20,000 traces is minutes of ingest at full speed, ~40 MB).
     ``versions``: where rollup versions come from (:mod:`threadline.writer.versions`); by default a counter of this
@@ -136,7 +137,7 @@ class BatchCommitter:
 
     def __init__(self, store: Store, guard: RecomputeGuard | None = None, *, exclusive: bool = False,
                  text_cache_bytes: int = 32 * 1024 * 1024, state_cache_size: int = 20_000,
-                 versions: VersionSource | None = None) -> None:
+                 winner_text_bytes: int = 8 * 1024 * 1024, versions: VersionSource | None = None) -> None:
         self.store = store
         # The only writer of its store (an embedded chDB directory): it may keep the states it wrote and know,
         # from a Bloom filter of every stored trace key, which traces are new without reading them.
@@ -148,6 +149,10 @@ class BatchCommitter:
         self._versions = versions or LocalVersions(store)
         self._guard = guard
         self._texts = TextCache(text_cache_bytes)
+        # The texts that won a session's first input and its last output, apart from the recent traces' texts: a
+        # session's first input is usually its first trace's, written long before its later turns, by which time
+        # newer texts have pushed it out of ``_texts`` (at 1M stored spans: 2 µs of re-reads per span, growing).
+        self._winners = (TextCache(winner_text_bytes), TextCache(winner_text_bytes))
         # Traces of an insert or a pass that failed part-way: their stored spans may be ahead of their state, so
         # the next pass rebuilds them from the spans (whether or not a replay of the failed batch ever comes).
         # Each mark is numbered, so a pass clears only the marks it saw (not one an insert failing beside it set).
@@ -475,6 +480,7 @@ class BatchCommitter:
             found = self._read_texts(column, fetch) if fetch else {}
             texts[side] = [value if value is not None else found.get((project, trace), "")
                            for value, project, trace in zip(values, projects, traces, strict=True)]
+            self._keep_winners(slot, projects, traces, versions, texts[side])
         rows = table.drop_columns([f"{side}_{part}" for side in winners for part in ("trace", "version")])
         count = rows.num_rows
         rows = (rows.append_column("first_input", pa.array(texts["first_input"], pa.string()))
@@ -499,6 +505,15 @@ class BatchCommitter:
             return ""  # no trace of the session has this text
         if trace_version == version and (project, trace) in fresh:
             return fresh[(project, trace)][slot]
-        cached = self._texts.get(key)
+        cached = self._texts.get(key) or self._winners[slot].get(key)
         return cached[slot] if cached is not None else None
+
+    def _keep_winners(self, slot: int, projects: list[str], traces: list[str], versions: list[int],
+                      texts: list[str]) -> None:
+        """Keep the winning texts of one side (``slot`` 0: first inputs, 1: last outputs) of a pass's sessions."""
+        kept = self._winners[slot]
+        for project, trace, trace_version, text in zip(projects, traces, versions, texts, strict=True):
+            key = (project, trace, trace_version)
+            if trace and kept.get(key) is None:
+                kept.put(key, *((text, "") if slot == 0 else ("", text)))
 
