@@ -120,6 +120,8 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
                                "AND name IN ('spans', 'trace_rollups', 'session_rollups', 'trace_state')",
                                {"d": previous.database}, tag="test.vertical")
     assert len(vertical) == 4 and all("vertical_merge_algorithm_min_rows_to_activate = 1" in t["q"] for t in vertical)
+    spans_ddl = next(t["q"] for t in vertical if t["name"] == "spans")
+    assert "max_bytes_to_merge_at_max_space_in_pool = 268435456" in spans_ddl  # migration 13
 
     live = start_server(previous)  # what `threadline serve` then runs on the upgraded store
     try:
