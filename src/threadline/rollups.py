@@ -30,6 +30,9 @@ from __future__ import annotations
 USAGE_TYPES = ("llm", "embedding")
 # Rollup columns reuse span column names as aliases; inside the aggregates the names must mean the span columns.
 SETTINGS = {"prefer_column_name_to_alias": 1}
+# The writer's session re-aggregation runs on one thread: ~12% less CPU than on two, for ~25% more wall time (2,500
+# sessions of a 1M-span store: 163 against 184 ms of CPU). The embedded store's two cores are busy under ingest.
+SESSION_ROLLUP_SETTINGS = {**SETTINGS, "max_threads": 1}
 
 SPAN_FACTS = """
 SELECT project_id, trace_id, span_id, parent_span_id, session_id, user_id, session_previous_id, name, trace_name,
@@ -60,6 +63,9 @@ SELECT project_id, trace_id, {column} AS text FROM {{db}}.trace_rollups FINAL
 WHERE (project_id, session_id, trace_id) IN {{keys:Array(Tuple(String, String, String))}}
 """
 
+# The sessions named in {sessions} of the projects in {projects}: a superset of the (project, session) pairs wanted
+# when two of those projects share a session id (the caller drops the others). Two lists of strings, not one of
+# tuples: binding and matching 2,500 tuples cost ~10% of the statement.
 SESSION_ROLLUP = """
 SELECT
     project_id,
@@ -95,7 +101,7 @@ SELECT
               CAST(map(), 'Map(String, String)')) AS metadata,
     arraySort(groupUniqArrayArray(tags)) AS tags
 FROM {db}.trace_rollups FINAL
-WHERE (project_id, session_id) IN {keys:Array(Tuple(String, String))}
+WHERE project_id IN {projects:Array(String)} AND session_id IN {sessions:Array(String)}
 GROUP BY project_id, session_id
 """
 

@@ -482,6 +482,24 @@ def test_same_session_id_in_two_projects_is_two_sessions(store: Store) -> None:
     assert session_state(store, p2)["shared"]["span_count"] == 3
 
 
+def test_a_pass_rewrites_only_the_sessions_it_touched(store: Store) -> None:
+    """The pass asks for its sessions by project ids and session ids: with p1's "s2" stored and a batch touching
+    p1's "s1" and p2's "s2", p1's "s2" is read as well but not rewritten, and every rollup stays exact."""
+    p1, p2 = new_project(), new_project()
+    stored = agent_trace(uuid.uuid4().hex, "root", session="s2")
+    committer = BatchCommitter(store)
+    committer.commit(rows(stored, p1))
+    version = "SELECT version FROM {db}.session_rollups FINAL WHERE project_id = {p:String} AND session_id = 's2'"
+    before = store.select(version, {"p": p1}, tag="test.version")
+    in_p1 = agent_trace(uuid.uuid4().hex, "root", session="s1", offset_ms=5_000)
+    in_p2 = agent_trace(uuid.uuid4().hex, "root", session="s2", offset_ms=5_000)
+    committer.commit(rows(in_p1, p1) + rows(in_p2, p2))
+    assert store.select(version, {"p": p1}, tag="test.version") == before
+    assert_matches(store, p1, stored + in_p1)
+    assert_matches(store, p2, in_p2)
+    assert set(session_state(store, p1)) == {"s1", "s2"} and set(session_state(store, p2)) == {"s2"}
+
+
 def test_same_trace_id_in_two_projects_moves_independently(store: Store) -> None:
     """Projects never mix: one trace id, used in two projects, leaves a different session in each, in one
     commit."""

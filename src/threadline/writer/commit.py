@@ -461,10 +461,18 @@ class BatchCommitter:
     def _write_sessions(self, touched: list[Key], fresh: dict[Key, tuple[str, str]], version: int) -> list[Key]:
         """Re-aggregate ``touched`` sessions from their traces' narrow rollup columns; tombstone the emptied (and
         return them)."""
-        table = self.store.select_arrow(rollups.SESSION_ROLLUP, {"keys": touched}, tag="writer.session_rollups",
-                                        settings=rollups.SETTINGS)
+        table = self.store.select_arrow(
+            rollups.SESSION_ROLLUP, {"projects": sorted({p for p, _ in touched}),
+                                     "sessions": sorted({s for _, s in touched})},
+            tag="writer.session_rollups", settings=rollups.SESSION_ROLLUP_SETTINGS)
         projects = table.column("project_id").to_pylist()
         sessions = table.column("session_id").to_pylist()
+        wanted = set(touched)
+        keep = [key in wanted for key in zip(projects, sessions, strict=True)]
+        if not all(keep):  # a session id shared by two of the pass's projects, untouched in one of them
+            table = table.filter(pa.array(keep))
+            projects = [p for p, k in zip(projects, keep, strict=True) if k]
+            sessions = [s for s, k in zip(sessions, keep, strict=True) if k]
         winners = {side: (table.column(f"{side}_trace").to_pylist(), table.column(f"{side}_version").to_pylist())
                    for side in ("first_input", "last_output")}
         texts: dict[str, list[str]] = {}
