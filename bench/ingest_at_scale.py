@@ -128,6 +128,9 @@ def arguments() -> argparse.Namespace:
     measure.add_argument("--no-inspect", action="store_true",
                          help="do not reopen the store after the server stopped (parts, OPTIMIZE FINAL)")
     measure.add_argument("--query-log", action="store_true", help="turn on chDB's system.query_log in the server")
+    measure.add_argument("--memory-log", action="store_true",
+                         help="sample the server's memory every 2 s (RSS anonymous/file-backed, chDB's tracked memory "
+                              "and caches, Arrow's pool) and report it at the peak")
     measure.add_argument("--profile-spans", type=int, default=100_000,
                          help="query-log windows: the first and the last this many spans")
     measure.add_argument("--py-spy-at", type=int, help="sample the server with py-spy once this many spans are in")
@@ -411,6 +414,25 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
         console.print(spy_table)
 
 
+def memory_report(console: Console, path: Path) -> dict[str, Any]:
+    """Print and return the server's memory samples (``--memory-log``) at its peak RSS and at the end, MiB."""
+    import json
+
+    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not samples:
+        return {}
+    peak = max(samples, key=lambda row: row.get("RssAnon", 0) + row.get("RssFile", 0))
+    table = Table(title="server memory (MiB), at the peak RSS and at the end of ingest")
+    table.add_column("measure")
+    table.add_column("at peak", justify="right")
+    table.add_column("last", justify="right")
+    for name in peak:
+        if name != "t":
+            table.add_row(name, f"{peak[name] / 2**20:,.0f}", f"{samples[-1].get(name, 0) / 2**20:,.0f}")
+    console.print(table)
+    return {"peak": peak, "last": samples[-1], "samples": len(samples)}
+
+
 def main() -> None:
     args = arguments()
     console = Console(width=None if sys.stdout.isatty() else 150)
@@ -430,7 +452,8 @@ def main() -> None:
             results["server"] = {"mode": f"running server {url}"}
         else:
             server = ServeProcess(data_dir, temp / "server.log", src=args.server_src, queue=args.queue,
-                                  consumers=args.consumers if args.queue else None, query_log_config=query_log)
+                                  consumers=args.consumers if args.queue else None, query_log_config=query_log,
+                                  memory_log=temp / "memory.jsonl" if args.memory_log else None)
             server.start()
             url, admin_key, pid = server.url, server.admin_key, server.pid
             mode = f"queue {args.queue}, {args.consumers} consumer(s)" if args.queue else "embedded"
@@ -504,6 +527,8 @@ def main() -> None:
             time.sleep(args.merge_wait)
             disk[f"data dir after {args.merge_wait:.0f} s of merges"] = dir_bytes(data_dir) // exported.spans
         results["server"]["peak_rss_mib"] = round(meter.peak_rss / 2**20)
+        if server is not None and server.memory_log is not None:
+            results["memory"] = memory_report(console, server.memory_log)
         results["py_spy"] = spy.summary() if spy else {}
         if server is not None:
             stopped = time.perf_counter()

@@ -55,9 +55,50 @@ if config:
     atexit.register(save_query_log)
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally then, so that atexit runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+memory_out = os.environ.get("BENCH_MEMORY_OUT")
+if memory_out:
+    import json, threading, time
+    import chdb, chdb.session
+    _Plain, paths = chdb.session.Session, []
+    class MemorySession(_Plain):
+        def __init__(self, path=None):
+            super().__init__(path)
+            paths.append(str(path).split("?")[0])
+    chdb.session.Session = MemorySession
+    def sample_memory():
+        while not paths:
+            time.sleep(0.5)
+        time.sleep(2)
+        connection = chdb.connect(paths[0])  # its own connection: sessions bind parameters unsafely across threads
+        import ctypes, pyarrow
+        class MallInfo2(ctypes.Structure):  # glibc's heap: in use (uordblks), free in arenas, mmapped chunks
+            _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                        "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+        with open(memory_out, "a") as out:
+            while True:
+                status = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith("Rss"))
+                row = {"t": time.time(), **{k: int(v.split()[0]) * 1024 for k, v in status.items()},
+                       "arrow": pyarrow.total_allocated_bytes()}
+                info = libc.mallinfo2()
+                row |= {"glibc in use": info.uordblks + info.hblkhd, "glibc free": info.fordblks,
+                        "python blocks (count)": sys.getallocatedblocks() * 2**20}
+                result = connection.query(os.environ["BENCH_MEMORY_SELECT"], "CSV").bytes().decode().split()
+                row |= {line.split(",")[0].strip('"'): int(line.split(",")[1]) for line in result}
+                out.write(json.dumps(row) + "\\n")
+                out.flush()
+                time.sleep(2)
+    threading.Thread(target=sample_memory, daemon=True, name="bench-memory").start()
 from threadline.cli import main
 sys.argv = ["threadline", *sys.argv[1:]]
 main()
+"""
+MEMORY_SELECT = """
+SELECT metric, value FROM system.metrics WHERE metric IN ('MemoryTracking', 'MergesMutationsMemoryTracking',
+    'MarkCacheBytes', 'PrimaryIndexCacheBytes', 'IndexMarkCacheBytes', 'UncompressedCacheBytes', 'QueryCacheBytes',
+    'QueryConditionCacheBytes', 'TextIndexTokensCacheBytes', 'TextIndexHeaderCacheBytes', 'TextIndexPostingsCacheBytes',
+    'PageCacheBytes', 'MMapCacheCells')
 """
 QUERY_LOG_SELECT = """
 SELECT toUnixTimestamp64Micro(event_time_microseconds) AS event_us, toString(type) AS type, log_comment AS tag,
@@ -143,6 +184,7 @@ class ServeProcess:
     queue: str | None = None
     consumers: int | None = None
     query_log_config: Path | None = None
+    memory_log: Path | None = None
     admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     port: int = field(default_factory=free_port)
     queue_prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(4)}")
@@ -166,6 +208,8 @@ class ServeProcess:
         # gRPC off: the benchmarks send OTLP/HTTP, and the default gRPC port is one per machine (two runs at once)
         env = source_env(self.src) | {"THREADLINE_ADMIN_KEY": self.admin_key, "THREADLINE_LOG_LEVEL": "warning",
                                       "THREADLINE_GRPC_PORT": "0"}
+        if self.memory_log is not None:
+            env |= {"BENCH_MEMORY_OUT": str(self.memory_log), "BENCH_MEMORY_SELECT": MEMORY_SELECT}
         self.module_path = imported_from(env)
         if self.query_log_config is not None:
             env |= {"BENCH_CHDB_CONFIG": str(self.query_log_config), "BENCH_QUERY_LOG_SELECT": QUERY_LOG_SELECT,
