@@ -27,6 +27,7 @@ from threadline.cli.common import (
     settings_from,
 )
 from threadline.cli.gc_tuning import tune_gc
+from threadline.cli.memory_tuning import tune_allocators
 from threadline.settings import Settings
 
 # rich_markup_mode=None: plain help text; with rich markup the "[env THREADLINE_...; default ...]" notes of the
@@ -59,6 +60,8 @@ def _main(version: Annotated[bool, typer.Option(
 
 def _server(settings: Settings) -> uvicorn.Server:
     from threadline.api.app import create_app
+
+    tune_allocators()  # before the store opens and the request threads start
 
     # The single writer thread alternates between Python and chDB calls; with decoding threads busy, each return
     # to Python waits up to the GIL switch interval (5 ms by default). 0.5 ms keeps commits from convoying.
@@ -123,6 +126,7 @@ def worker(queue: QueueOpt = None, clickhouse: ClickhouseOpt = None, cluster: Cl
     settings = settings_from(data_dir=data_dir, queue_url=queue, clickhouse_url=clickhouse, cluster=cluster)
     configure_logging(settings.log_level)
     require_queue(settings)
+    tune_allocators()
     tune_gc()  # before the store opens: chDB's session must not be frozen (it is torn down at exit)
     store = open_or_exit(settings)
     apply(store)  # idempotent; a worker may start before any API replica did
