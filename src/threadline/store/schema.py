@@ -517,6 +517,14 @@ IMMEDIATE_PART_REMOVAL = tuple(
 # had the writer's cache of sessions' winning texts).
 SPAN_MERGE_CAP = (AlterStorage(SPANS, "MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 268435456"),)
 
+# The same for trace states, at 64 MiB (~190k traces): the writer writes a state per touched trace every pass but reads
+# one back only for a trace it neither holds nor wrote since its start (a few per pass; not in the query log's top
+# statements at 1M spans), so more parts cost it almost nothing, while merges of ever larger parts cost 2.3 µs of CPU
+# per ingested span in the first 250k-span window of a 5M run and 10.9 in the last. trace_rollups keeps no cap: the
+# session re-aggregation reads every part of it and costs more per part (docs/write-path.md, "Costs").
+TRACE_STATE_MERGE_CAP = (
+    AlterStorage(TRACE_STATE, "MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 67108864"),)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -540,6 +548,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "merged parts fsynced, the parts they replace removed at once", IMMEDIATE_PART_REMOVAL),
     Migration(13, "merges of spans capped at parts of 256 MiB (merge work per span bounded as the store grows)",
               SPAN_MERGE_CAP),
+    Migration(14, "merges of trace states capped at parts of 64 MiB", TRACE_STATE_MERGE_CAP),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
