@@ -525,6 +525,14 @@ SPAN_MERGE_CAP = (AlterStorage(SPANS, "MODIFY SETTING max_bytes_to_merge_at_max_
 TRACE_STATE_MERGE_CAP = (
     AlterStorage(TRACE_STATE, "MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 67108864"),)
 
+# Issue 11, memory: an insert writes every column of its part at once, each through a compression buffer of up to
+# max_compress_block_size (1 MiB by default) and the buffer it compresses into; with spans' ~35 columns and their map
+# substreams, those buffers were half of chDB's memory for an insert. 20,000 workload spans (45 MiB of Arrow): 267-279
+# MiB of chDB's tracked memory per insert with 1 MiB blocks, 142-155 with 256 KiB, 124-135 with 128 KiB; CPU the
+# same; the part 7-8% larger at 256 KiB and 16-18% at 128 KiB. Merges are vertical (one column at a time) and
+# unaffected. Parts written before keep their blocks until a merge rewrites them.
+SPAN_COMPRESS_BLOCKS = (AlterStorage(SPANS, "MODIFY SETTING max_compress_block_size = 262144"),)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
               (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, SESSION_ANNOTATIONS)),
@@ -549,6 +557,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "merges of spans capped at parts of 256 MiB (merge work per span bounded as the store grows)",
               SPAN_MERGE_CAP),
     Migration(14, "merges of trace states capped at parts of 64 MiB", TRACE_STATE_MERGE_CAP),
+    Migration(15, "spans written in compressed blocks of at most 256 KiB (half the memory of an insert)",
+              SPAN_COMPRESS_BLOCKS),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
