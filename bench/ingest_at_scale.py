@@ -415,20 +415,21 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
 
 
 def memory_report(console: Console, path: Path) -> dict[str, Any]:
-    """Print and return the server's memory samples (``--memory-log``) at its peak RSS and at the end, MiB."""
+    """Print and return the server's memory samples (``--memory-log``) at its peak RSS and at the last sample (bytes in MiB, counts as they are)."""
     import json
 
     samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if not samples:
         return {}
     peak = max(samples, key=lambda row: row.get("RssAnon", 0) + row.get("RssFile", 0))
-    table = Table(title="server memory (MiB), at the peak RSS and at the end of ingest")
+    table = Table(title="server memory (MiB), at the peak RSS and at the last sample")
     table.add_column("measure")
     table.add_column("at peak", justify="right")
     table.add_column("last", justify="right")
     for name in peak:
-        if name != "t":
-            table.add_row(name, f"{peak[name] / 2**20:,.0f}", f"{samples[-1].get(name, 0) / 2**20:,.0f}")
+        if name != "t":  # byte figures in MiB; counts as they are
+            scale = 1 if "(count)" in name else 2**20
+            table.add_row(name, f"{peak[name] / scale:,.0f}", f"{samples[-1].get(name, 0) / scale:,.0f}")
     console.print(table)
     return {"peak": peak, "last": samples[-1], "samples": len(samples)}
 

@@ -83,7 +83,7 @@ if memory_out:
                        "arrow": pyarrow.total_allocated_bytes()}
                 info = libc.mallinfo2()
                 row |= {"glibc in use": info.uordblks + info.hblkhd, "glibc free": info.fordblks,
-                        "python blocks (count)": sys.getallocatedblocks() * 2**20}
+                        "python blocks (count)": sys.getallocatedblocks()}
                 result = connection.query(os.environ["BENCH_MEMORY_SELECT"], "CSV").bytes().decode().split()
                 row |= {line.split(",")[0].strip('"'): int(line.split(",")[1]) for line in result}
                 out.write(json.dumps(row) + "\\n")
