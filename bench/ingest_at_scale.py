@@ -415,7 +415,8 @@ def print_report(console: Console, results: dict[str, Any]) -> None:
 
 
 def memory_report(console: Console, path: Path) -> dict[str, Any]:
-    """Print and return the server's memory samples (``--memory-log``) at its peak RSS and at the last sample (bytes in MiB, counts as they are)."""
+    """Print and return the server's memory samples (``--memory-log``) at its peak RSS and at the last sample
+    (bytes in MiB, counts as they are)."""
     import json
 
     samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
