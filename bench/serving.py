@@ -29,20 +29,25 @@ from workload import Request
 # (chDB passes connection-string parameters to the engine as startup arguments), which is how system.query_log is
 # switched on: chDB has no query log without a <query_log> section. chDB's system database does not survive a
 # restart, so at exit the log is flushed and written to the Parquet file BENCH_QUERY_LOG_OUT. The server's own code is
-# not changed (with the query log on, SIGTERM ends it with exit code 0 instead of -15).
+# not changed (with the query log on, SIGTERM ends it with exit code 0 instead of -15). With BENCH_MEMORY_OUT set, a
+# thread samples the server's memory (RSS, glibc, Arrow, Python, chDB's metrics) every 2 s into that JSON-lines file.
 BOOTSTRAP = """
 import atexit, os, signal, sys
 config, out = os.environ.get("BENCH_CHDB_CONFIG"), os.environ.get("BENCH_QUERY_LOG_OUT")
-if config:
+memory_out = os.environ.get("BENCH_MEMORY_OUT")
+opened, paths = [], []  # the sessions the server opens, and their data directories
+if config or memory_out:
     import chdb.session
-    _Session, opened = chdb.session.Session, []
+    _Session = chdb.session.Session
     class Session(_Session):
         def __init__(self, path=None):
-            if path and "config-file=" not in str(path):
+            if config and path and "config-file=" not in str(path):
                 path = f"{path}{'&' if '?' in str(path) else '?'}config-file={config}"
             super().__init__(path)
             opened.append(self)
+            paths.append(str(path).split("?")[0])
     chdb.session.Session = Session
+if config:
     def save_query_log():
         if opened and out:
             opened[0].query("SYSTEM FLUSH LOGS")
@@ -55,16 +60,9 @@ if config:
     atexit.register(save_query_log)
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally then, so that atexit runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-memory_out = os.environ.get("BENCH_MEMORY_OUT")
 if memory_out:
     import json, threading, time
-    import chdb, chdb.session
-    _Plain, paths = chdb.session.Session, []
-    class MemorySession(_Plain):
-        def __init__(self, path=None):
-            super().__init__(path)
-            paths.append(str(path).split("?")[0])
-    chdb.session.Session = MemorySession
+    import chdb
     def sample_memory():
         while not paths:
             time.sleep(0.5)
