@@ -1,10 +1,16 @@
 """Migrations on the configured backends (chDB always, a ClickHouse server or cluster when configured): every table
-with its engine, every version recorded once, and a second run applies nothing."""
+with its engine, every version recorded once, and a second run applies nothing; on chDB, merged parts' directories
+removed within seconds."""
 
 from __future__ import annotations
 
+import os
+import re
+import time
+
 import pytest
 
+from threadline.store.chdb_transport import ChdbTransport
 from threadline.store.gateway import Store
 from threadline.store.migrations import LayoutMismatch, applied_versions, check_layout, migrate, server_version, waiting
 from threadline.store.schema import MIGRATIONS, SHARDED_TABLES, TABLES, Migration
@@ -71,3 +77,22 @@ def test_a_database_of_the_other_layout_is_refused(store: Store) -> None:
     with pytest.raises(LayoutMismatch, match="cluster" if other.cluster else "pass its name"):
         check_layout(other)
     check_layout(store)
+
+
+def test_parts_replaced_by_a_merge_leave_the_disk_within_seconds(store: Store) -> None:
+    """Migration 16: a table's cleanup runs every 1-2 s, so the directories of merged parts go soon after the merge
+    instead of at ClickHouse's default cleanup (every 30-40 s, backing off to 300 s while idle)."""
+    if store.cluster is not None or not isinstance(store.transport, ChdbTransport):
+        pytest.skip("the directories are checked on the embedded store's own disk")
+    for batch in range(6):  # six parts, merged into one below
+        store.command("INSERT INTO {db}.trace_sessions (project_id, trace_id, session_id, version) "
+                      "SELECT 'p', toString(number), 's', 1 FROM numbers({first:UInt64}, 1000)",
+                      {"first": batch * 1000}, tag="test.insert")
+    store.command("OPTIMIZE TABLE {db}.trace_sessions FINAL", tag="test.optimize")
+    (path,) = store.select("SELECT data_paths[1] AS p FROM system.tables WHERE database = {d:String} "
+                           "AND name = 'trace_sessions'", {"d": store.database}, tag="test.path")[0].values()
+    deadline = time.monotonic() + 15
+    part_name = re.compile(r"^\w+?_\d+_\d+_\d+(_\d+)?$")  # partition_min_max_level[_mutation]
+    while len(parts := [name for name in os.listdir(path) if part_name.match(name)]) > 1:
+        assert time.monotonic() < deadline, f"replaced parts still on disk after 15 s: {sorted(parts)}"
+        time.sleep(0.5)

@@ -18,6 +18,7 @@ from threadline.store.table_engines import (
     AlterStorage,
     CreateTable,
     MergeTree,
+    NotOnCluster,
     ReplacingMergeTree,
     Sharded,
     on_cluster,
@@ -132,6 +133,13 @@ def test_alters_target_the_stored_tables_on_a_cluster() -> None:
         f"ALTER TABLE {{db}}.trace_rollups_local{ON} MATERIALIZE INDEX i",)
     assert AlterStorage(rollups, "MATERIALIZE INDEX i").render(None) == (
         "ALTER TABLE {db}.trace_rollups MATERIALIZE INDEX i",)
+
+
+def test_not_on_cluster_operations_run_on_one_clickhouse_only() -> None:
+    rollups = next(t for t in TABLES if t.name == "trace_rollups")
+    setting = NotOnCluster(AlterStorage(rollups, "MODIFY SETTING cleanup_delay_period = 1"))
+    assert setting.render(None) == ("ALTER TABLE {db}.trace_rollups MODIFY SETTING cleanup_delay_period = 1",)
+    assert setting.render(CLUSTER) == ()
 
 
 def test_unsharded_layout_is_the_one_small_tables_use() -> None:

@@ -1,5 +1,5 @@
-"""Upgrading a store written by an earlier release (migrations 1-6; migrations 7-15 came after):
-``threadline migrate --dry-run`` shows migrations 7-15 with their SQL and changes nothing, ``threadline migrate``
+"""Upgrading a store written by an earlier release (migrations 1-6; migrations 7-16 came after):
+``threadline migrate --dry-run`` shows migrations 7-16 with their SQL and changes nothing, ``threadline migrate``
 applies them, and the server then shows every session with nothing lost, every key still valid, the text columns on
 their new codec, the session rollups on their smaller blocks, content search on text indexes and the write-heavy
 tables on vertical merges."""
@@ -81,7 +81,7 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
 
     shown = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "9 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
+    assert "10 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
     assert "-- 8: smaller compressed blocks" in shown.output and "-- 9: text indexes for content search" in shown.output
     assert "-- 10: vertical merges" in shown.output
     assert f"ALTER TABLE {previous.database}.spans MODIFY COLUMN input String CODEC(ZSTD(1))" in shown.output
@@ -89,13 +89,13 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     assert _state(previous) == before  # a dry run changes nothing
 
     applied = CliRunner().invoke(app, ["migrate"], env=env)
-    assert applied.exit_code == 0 and "applied 9 migration(s)" in applied.output and "7: faster" in applied.output
+    assert applied.exit_code == 0 and "applied 10 migration(s)" in applied.output and "7: faster" in applied.output
     again = CliRunner().invoke(app, ["migrate", "--dry-run"], env=env)
-    assert again.exit_code == 0 and "is up to date (schema 15); nothing to apply" in again.output
+    assert again.exit_code == 0 and "is up to date (schema 16); nothing to apply" in again.output
 
     after = _state(previous)
     assert after["sessions"] == before["sessions"]
-    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    assert [r["version"] for r in after["versions"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
     assert_exact(previous, PROJECT)
     defaults = previous.select(
         "SELECT p.retention_days AS retention_days, k.scope AS scope, k.expires_at AS expires_at "
@@ -123,6 +123,7 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     spans_ddl = next(t["q"] for t in vertical if t["name"] == "spans")
     assert "max_bytes_to_merge_at_max_space_in_pool = 268435456" in spans_ddl  # migration 13
     assert "max_compress_block_size = 262144" in spans_ddl  # migration 15
+    assert all("cleanup_delay_period = 1" in t["q"] for t in vertical)  # migration 16
     state_ddl = next(t["q"] for t in vertical if t["name"] == "trace_state")
     assert "max_bytes_to_merge_at_max_space_in_pool = 67108864" in state_ddl  # migration 14
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from threadline.store.chdb_transport import ChdbTransport
 from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.store.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
@@ -60,6 +61,17 @@ def waiting(store: Store, pending: list[Migration]) -> list[Migration]:
     return [m for m in gated if m.min_server is not None and version < m.min_server]
 
 
+def _restart(store: Store, migration: Migration) -> None:
+    """Detach and attach again ``migration.restart``'s tables on the embedded store, so that settings ClickHouse
+    reads when a table starts apply now. Only there: migrations run before the server uses the store, while on a
+    ClickHouse server other processes may be reading the tables (it applies them at its next restart)."""
+    if not migration.restart or store.cluster is not None or not isinstance(store.transport, ChdbTransport):
+        return
+    for table in migration.restart:
+        store.command(f"DETACH TABLE {{db}}.{table.name}", tag=f"migrate.{migration.version}")
+        store.command(f"ATTACH TABLE {{db}}.{table.name}", tag=f"migrate.{migration.version}")
+
+
 def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
     """Apply pending migrations in version order and return them. Statements are idempotent
     (``IF NOT EXISTS``), so a migration interrupted half-way is safely re-run. On a cluster (``store.cluster``) each
@@ -76,6 +88,7 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
     for migration in pending:
         for statement in migration.statements(store.cluster):
             store.command(statement, tag=f"migrate.{migration.version}")
+        _restart(store, migration)
         store.command(
             "INSERT INTO {db}.schema_migrations (version, name) SELECT {version:UInt32}, {name:String}",
             {"version": migration.version, "name": migration.name},

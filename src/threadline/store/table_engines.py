@@ -161,6 +161,19 @@ class AlterStorage:
 
 
 @dataclass(frozen=True)
+class NotOnCluster:
+    """An operation for one ClickHouse (chDB or a server) only; nothing on a cluster. For settings whose meaning
+    differs on replicated tables: ``cleanup_delay_period`` paces the removal of outdated parts on a MergeTree, but on
+    a ReplicatedMergeTree it also paces the cleanup of the replication log in (ZooKeeper) Keeper."""
+
+    operation: Operation
+
+    def render(self, cluster: str | None) -> tuple[str, ...]:
+        """The operation's statements locally; ``()`` on a cluster."""
+        return self.operation.render(cluster) if cluster is None else ()
+
+
+@dataclass(frozen=True)
 class Statement:
     """A statement run once, as written, on either layout (an ``INSERT`` of seed rows: on a cluster it goes
     through the Distributed table or into a replicated one, and replication copies it)."""
