@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from threadline.store.chdb_transport import ChdbTransport
 from threadline.store.errors import StoreError
 from threadline.store.gateway import Store
 from threadline.store.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
@@ -65,6 +64,10 @@ def _restart(store: Store, migration: Migration) -> None:
     """Detach and attach again ``migration.restart``'s tables on the embedded store, so that settings ClickHouse
     reads when a table starts apply now. Only there: migrations run before the server uses the store, while on a
     ClickHouse server other processes may be reading the tables (it applies them at its next restart)."""
+    # Imported here, not at the top: imported with this module, a `threadline worker --data-dir` died of SIGSEGV at
+    # exit (chDB's teardown depends on the order in which modules holding it are torn down).
+    from threadline.store.chdb_transport import ChdbTransport
+
     if not migration.restart or store.cluster is not None or not isinstance(store.transport, ChdbTransport):
         return
     for table in migration.restart:
