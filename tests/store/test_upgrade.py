@@ -84,6 +84,8 @@ def test_the_previous_release_store_upgrades_with_nothing_lost(previous: Store, 
     assert "10 migration(s) would be applied" in shown.output and "-- 7: faster text codecs" in shown.output
     assert "-- 8: smaller compressed blocks" in shown.output and "-- 9: text indexes for content search" in shown.output
     assert "-- 10: vertical merges" in shown.output
+    assert "-- then spans, trace_sessions, trace_rollups, session_rollups, trace_state detached and attached again" \
+        in shown.output  # migration 16, on the embedded store
     assert f"ALTER TABLE {previous.database}.spans MODIFY COLUMN input String CODEC(ZSTD(1))" in shown.output
     assert f"ALTER TABLE {previous.database}.session_rollups MODIFY COLUMN last_output String" in shown.output
     assert _state(previous) == before  # a dry run changes nothing

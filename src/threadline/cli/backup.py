@@ -180,7 +180,7 @@ def dry_run(settings: Settings) -> None:
     layout and database), changing nothing. Exits 1 when the store cannot be opened."""
     from threadline.api.app import open_store
     from threadline.store.errors import StoreError, StoreUnavailable
-    from threadline.store.migrations import pending_migrations, rendered, waiting
+    from threadline.store.migrations import pending_migrations, rendered, restarted, waiting
     from threadline.store.schema import MIGRATIONS
 
     if not settings.clickhouse_url and _empty(settings.data_dir):
@@ -218,3 +218,5 @@ def dry_run(settings: Settings) -> None:
         typer.echo(f"\n-- {migration.version}: {migration.name}")
         for sql in rendered(store, migration):
             typer.echo(sql.strip() + ";")
+        if tables := restarted(store, migration):
+            typer.echo(f"-- then {', '.join(tables)} detached and attached again (their new settings apply at once)")

@@ -60,19 +60,18 @@ def waiting(store: Store, pending: list[Migration]) -> list[Migration]:
     return [m for m in gated if m.min_server is not None and version < m.min_server]
 
 
-def _restart(store: Store, migration: Migration) -> None:
-    """Detach and attach again ``migration.restart``'s tables on the embedded store, so that settings ClickHouse
-    reads when a table starts apply now. Only there: migrations run before the server uses the store, while on a
-    ClickHouse server other processes may be reading the tables (it applies them at its next restart)."""
+def restarted(store: Store, migration: Migration) -> list[str]:
+    """The tables ``migration`` detaches and attaches again on ``store`` right after its statements, so that settings
+    ClickHouse reads when a table starts apply at once (``Migration.restart``): on the embedded store only, where
+    migrations run before anything else uses it; a ClickHouse server applies them at its next restart, when other
+    processes may be reading the tables now. ``[]`` elsewhere."""
     # Imported here, not at the top: imported with this module, a `threadline worker --data-dir` died of SIGSEGV at
     # exit (chDB's teardown depends on the order in which modules holding it are torn down).
     from threadline.store.chdb_transport import ChdbTransport
 
-    if not migration.restart or store.cluster is not None or not isinstance(store.transport, ChdbTransport):
-        return
-    for table in migration.restart:
-        store.command(f"DETACH TABLE {{db}}.{table.name}", tag=f"migrate.{migration.version}")
-        store.command(f"ATTACH TABLE {{db}}.{table.name}", tag=f"migrate.{migration.version}")
+    if store.cluster is not None or not isinstance(store.transport, ChdbTransport):
+        return []
+    return [table.name for table in migration.restart]
 
 
 def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
@@ -91,7 +90,9 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
     for migration in pending:
         for statement in migration.statements(store.cluster):
             store.command(statement, tag=f"migrate.{migration.version}")
-        _restart(store, migration)
+        for table in restarted(store, migration):
+            store.command(f"DETACH TABLE {{db}}.{table}", tag=f"migrate.{migration.version}")
+            store.command(f"ATTACH TABLE {{db}}.{table}", tag=f"migrate.{migration.version}")
         store.command(
             "INSERT INTO {db}.schema_migrations (version, name) SELECT {version:UInt32}, {name:String}",
             {"version": migration.version, "name": migration.name},
