@@ -1,5 +1,5 @@
 """Authenticator on a real store: local development mode, keys, revocation seen by another instance within a
-second, dashboard session tokens, last-use bookkeeping, and the failure throttle."""
+second, keys re-read ahead of requests, dashboard session tokens, last-use bookkeeping, and the failure throttle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from threadline.auth import tokens
 from threadline.auth.authenticator import Authenticator, AuthError, FailureThrottle, Principal, expiry, is_loopback
-from threadline.auth.repository import ProjectRepository
+from threadline.auth.repository import KeyRecord, ProjectRepository
 from threadline.store.gateway import Store
 
 
@@ -294,3 +294,40 @@ def test_an_expired_key_is_refused_saying_when(repo: ProjectRepository) -> None:
     with pytest.raises(AuthError, match="invalid or expired"):
         auth.authenticate_bearer(issued)
     assert not auth.local_mode()  # an expired key still ends local mode
+
+
+class CountingRepository(ProjectRepository):
+    """The real repository, counting its reads of the key table."""
+
+    reads = 0
+
+    def active_keys(self) -> dict[str, KeyRecord]:
+        self.reads += 1
+        return super().active_keys()
+
+
+def test_refresh_ahead_reads_the_keys_off_the_request_path_while_requests_come(store: Store) -> None:
+    repo = CountingRepository(store)
+    repo.create_project("a")
+    key, secret = repo.create_key("a")
+    server = Authenticator(repo, loopback_bind=True, refresh_s=1.0)
+    assert not server.refresh_ahead()  # no request yet: an idle server reads nothing
+    assert repo.reads == 0
+    server.authenticate_key(secret)
+    assert repo.reads == 1  # the first request reads them itself
+    assert not server.refresh_ahead()  # fresh: nothing to do
+    for _ in range(3):  # a request right after each background refresh (those run every 0.8 refresh_s)
+        time.sleep(0.6)
+        assert server.refresh_ahead()
+        before = repo.reads
+        server.authenticate_key(secret)
+        assert repo.reads == before  # the request found them fresh
+    time.sleep(0.6)
+    before = repo.reads
+    assert not server.refresh_ahead(active_s=0.3)  # no request for longer than active_s: idle, nothing read
+    assert repo.reads == before
+    ProjectRepository(store).revoke_key(key.key_id)  # by another instance
+    assert server.refresh_ahead()  # a request came within the last minute: read, and the revocation shows
+    assert repo.reads == before + 1
+    with pytest.raises(AuthError):
+        server.authenticate_key(secret)

@@ -93,6 +93,17 @@ async def _record_key_use(state: AppState, every_s: float = 5.0) -> None:
                 log.warning("could not record API key use: %s", exc)
 
 
+async def _refresh_keys(state: AppState) -> None:
+    """Keep the API key cache fresh off the request path while requests come (``Authenticator.refresh_ahead``)."""
+    every_s = state.auth.refresh_s * 0.8
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(state.auth.refresh_ahead)
+        except StoreError as exc:  # a request reads them itself then, and reports the store's state
+            log.warning("could not refresh the API keys: %s", exc)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """Build the app. On startup it opens ``store`` (or the one ``settings`` name), applies pending migrations and
     starts the group-commit writer; on shutdown it commits what is queued."""
@@ -135,6 +146,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             consumers.start()
         app.state.threadline = state
         touch = asyncio.create_task(_record_key_use(state), name="threadline-key-use")
+        keys = asyncio.create_task(_refresh_keys(state), name="threadline-key-refresh")
         retention = (asyncio.create_task(retention_task.run_periodically(state, settings.retention_interval_s),
                                          name="threadline-retention") if settings.retention_interval_s else None)
         for job in await asyncio.to_thread(unfinished_jobs, opened, deletion.KIND):
@@ -151,6 +163,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if receiver is not None:  # before the writer stops: in-flight exports still commit
                 await receiver.stop()
             touch.cancel()
+            keys.cancel()
             if retention is not None:  # a pass in progress finishes its chunk in its thread; the next start redoes
                 retention.cancel()     # the rest (a pass is idempotent)
             if state.tasks:
