@@ -377,6 +377,10 @@ TRACE_STATE = CreateTable("trace_state", """\
 SETTINGS index_granularity = 64""",
     BY_TRACE)
 
+# The tables every commit writes, whose parts merge all the time: the part-removal settings (migrations 5, 12, 16)
+# apply to these.
+CHURNING_TABLES = (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE)
+
 # Write-ahead record of the batches whose rollups are pending: a row (done = 0) before a batch's spans are inserted,
 # the same batch id again (done = 1) once its rollups are written. Start-up replays every batch still pending
 # (a crash or kill -9 between the two), recomputing its traces from the stored spans. Rows expire after 7 days.
@@ -442,7 +446,7 @@ REBUILD_TRACE_ROLLUPS = RebuildTable(TRACE_ROLLUPS, TRACE_ROLLUPS_REBUILT, ", ".
 # doubled the data directory of the embedded store (issue 11: 409 MiB on disk for 125 MiB of active parts). A
 # minute still covers a slow reader of the old parts.
 PROMPT_PART_REMOVAL = tuple(AlterStorage(table, "MODIFY SETTING old_parts_lifetime = 60")
-                            for table in (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE))
+                            for table in CHURNING_TABLES)
 
 # Issue 11, second pass: every merge decompresses and recompresses the text columns, and under steady ingest each
 # byte is merged several times. ZSTD(3) compressed the workload's span texts at ~2.2x the CPU of ZSTD(1) for 9% fewer
@@ -510,7 +514,7 @@ LIST_INDEXES = (
 # off while idle), the data directory ~2.4x its active parts; with 0, none right after ingest.
 IMMEDIATE_PART_REMOVAL = tuple(
     AlterStorage(table, "MODIFY SETTING old_parts_lifetime = 0, min_compressed_bytes_to_fsync_after_merge = 1")
-    for table in (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE))
+    for table in CHURNING_TABLES)
 
 # Issue 11, ingest that stays flat as data grows: ClickHouse merges parts up to 150 GB by default, so as the store
 # grows a background merge rewrites millions of spans at once (each row is merged again at every level). At 2M spans
@@ -546,11 +550,10 @@ SPAN_COMPRESS_BLOCKS = (AlterStorage(SPANS, "MODIFY SETTING max_compress_block_s
 # they go within 5 s. Not on a cluster: there the same settings also pace the cleanup of the replication log in Keeper.
 # ClickHouse reads these settings when a table starts: the embedded store restarts the tables after the migration
 # (Migration.restart), a single server at its next restart.
-CLEANED_TABLES = (SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS, TRACE_STATE)
 PROMPT_CLEANUP = tuple(
     NotOnCluster(AlterStorage(table, "MODIFY SETTING cleanup_delay_period = 1, cleanup_delay_period_random_add = 1, "
                                      "max_cleanup_delay_period = 5"))
-    for table in CLEANED_TABLES)
+    for table in CHURNING_TABLES)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, trace_sessions, rollups, annotations",
@@ -579,7 +582,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "spans written in compressed blocks of at most 256 KiB (half the memory of an insert)",
               SPAN_COMPRESS_BLOCKS),
     Migration(16, "parts replaced by merges removed within seconds (single server and chDB)", PROMPT_CLEANUP,
-              restart=CLEANED_TABLES),
+              restart=CHURNING_TABLES),
 )
 TABLES: tuple[CreateTable, ...] = (MIGRATIONS_TABLE, SPANS, TRACE_SESSIONS, TRACE_ROLLUPS, SESSION_ROLLUPS,
                                    SESSION_ANNOTATIONS, PROJECTS, API_KEYS, API_KEY_USAGE, SERVER_SECRETS, SCORES, LOGS,
