@@ -545,6 +545,21 @@ def test_replays_change_nothing(store: Store) -> None:
     assert_matches(store, project, one + two)
 
 
+def test_a_span_repeated_within_one_batch_is_stored_twice_and_counted_once(store: Store) -> None:
+    # The writer inserts without ClickHouse's insert-time collapsing (commit.WRITE_SETTINGS): a span sent twice in
+    # one batch (a client retry landing in the same group commit) stays as two rows of the part until a merge, and
+    # every rollup and read counts it once.
+    project = new_project()
+    trace = agent_trace(uuid.uuid4().hex, "root")
+    batch = rows(trace, project)
+    BatchCommitter(store).commit(batch + rows(trace[:2], project, ingested_at_us=1_767_300_000_000_000))
+    stored = store.select("SELECT count() AS n FROM {db}.spans WHERE project_id = {p:String}", {"p": project},
+                          tag="test.raw")[0]["n"]
+    assert stored == len(trace) + 2
+    assert distinct_spans(store, project) == len(trace)
+    assert_matches(store, project, trace)
+
+
 def test_replay_of_a_batch_mixed_with_new_spans(store: Store) -> None:
     project = new_project()
     specs = agent_trace(uuid.uuid4().hex, "root")

@@ -117,15 +117,17 @@ class Store:
         all_settings = {"log_comment": tag, **self._cluster_settings, **(settings or {})}
         self._run(tag, self.transport.command, self._sql(sql), params or {}, all_settings)
 
-    def insert(self, table: str, data: pa.Table, *, tag: str, dedup_token: str | None = None) -> None:
-        """Insert ``data`` into ``table`` (unqualified name). With ``dedup_token`` a repeated insert of the same
-        token is skipped by ClickHouse (tables declare ``non_replicated_deduplication_window``)."""
+    def insert(self, table: str, data: pa.Table, *, tag: str, dedup_token: str | None = None,
+               settings: Mapping[str, Any] | None = None) -> None:
+        """Insert ``data`` into ``table`` (unqualified name), with ClickHouse ``settings`` for this statement. With
+        ``dedup_token`` a repeated insert of the same token is skipped by ClickHouse (tables declare
+        ``non_replicated_deduplication_window``)."""
         if not _IDENTIFIER.match(table):
             raise ValueError(f"table name {table!r} must be a plain identifier")
-        settings: dict[str, Any] = {"log_comment": tag, **self._cluster_settings}
+        all_settings: dict[str, Any] = {"log_comment": tag, **self._cluster_settings, **(settings or {})}
         if dedup_token is not None:
-            settings["insert_deduplication_token"] = dedup_token
-        self._run(tag, self.transport.insert_arrow, f"{self.database}.{table}", data, settings)
+            all_settings["insert_deduplication_token"] = dedup_token
+        self._run(tag, self.transport.insert_arrow, f"{self.database}.{table}", data, all_settings)
 
     def close(self) -> None:
         """Release the transport."""
