@@ -560,6 +560,33 @@ def test_a_span_repeated_within_one_batch_is_stored_twice_and_counted_once(store
     assert_matches(store, project, trace)
 
 
+def test_trace_rollups_get_their_text_index_at_merge_and_search_finds_turns_either_way(store: Store) -> None:
+    # commit.TRACE_ROLLUP_WRITE_SETTINGS: the writer's parts of trace_rollups have no text index until a merge
+    # builds it; content search reads such a part in full and finds the same turns.
+    project = new_project()
+    # SYSTEM statements take no SETTINGS clause: straight to the transport.
+    store.transport.command(f"SYSTEM STOP MERGES {store.database}.trace_rollups", {}, {})
+    committer = BatchCommitter(store)
+    for turn, word in enumerate(("aardvark", "okapi")):
+        committer.commit(rows([Spec(uuid.uuid4().hex, sid(turn + 1), start_ms=turn * 1000, end_ms=turn * 1000 + 5,
+                                    session="s-1", input=f"tell me about the {word}", output="sure")], project))
+
+    def index_bytes() -> list[int]:
+        return [r["b"] for r in store.select(
+            "SELECT secondary_indices_compressed_bytes AS b FROM system.parts WHERE database = {d:String} "
+            "AND table = 'trace_rollups' AND active", {"d": store.database}, tag="test.parts")]
+
+    def found(word: str) -> list[str]:
+        return [r["session_id"] for r in list_sessions(store, project, limit=5, search=word, cache=None).rows]
+
+    assert index_bytes() == [0, 0]
+    assert found("okapi") == ["s-1"] and found("aardv") == ["s-1"] and found("zebra") == []
+    store.transport.command(f"SYSTEM START MERGES {store.database}.trace_rollups", {}, {})
+    store.command("OPTIMIZE TABLE {db}.trace_rollups FINAL", tag="test.optimize")
+    assert [b > 0 for b in index_bytes()] == [True]
+    assert found("okapi") == ["s-1"] and found("aardv") == ["s-1"] and found("zebra") == []
+
+
 def test_replay_of_a_batch_mixed_with_new_spans(store: Store) -> None:
     project = new_project()
     specs = agent_trace(uuid.uuid4().hex, "root")

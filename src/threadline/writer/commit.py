@@ -58,6 +58,10 @@ RECOVERY_CHUNK = 5000
 # the benchmark's workload (150k spans, ~12k per commit, A/B three times): chDB's query threads 39-44 -> 28-34 µs of
 # CPU per span, the process 122-143 -> 112-131.
 WRITE_SETTINGS = {"optimize_on_insert": 0}
+# ``trace_rollups`` parts get their text indexes (content search) from their first merge rather than at insert: a
+# merge rebuilds every index of the parts it merges anyway, so building one at insert was work done twice. A search
+# reads the few small parts not merged yet in full, which the index could not spare much of (a part holds ~4k traces).
+TRACE_ROLLUP_WRITE_SETTINGS = {**WRITE_SETTINGS, "materialize_skip_indexes_on_insert": 0}
 
 
 @dataclass(frozen=True)
@@ -329,7 +333,8 @@ class BatchCommitter:
             stale = stale.set_column(stale.schema.get_field_index("is_deleted"), "is_deleted",
                                      pa.array([1] * len(left), pa.uint8()))
             live = pa.concat_tables([stale, live])
-        self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups", settings=WRITE_SETTINGS)
+        self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups",
+                          settings=TRACE_ROLLUP_WRITE_SETTINGS)
         fresh = {s.key: (s.input or "", s.output or "") for s in states}
 
         emptied = {(p, s) for p, s, _ in left if s}
