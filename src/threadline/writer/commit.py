@@ -23,7 +23,7 @@ import hashlib
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -173,6 +173,11 @@ class BatchCommitter:
         # Traces of batches inserted but not yet folded (how many such batches each), for remove_traces.
         self._unfolded: Counter[Key] = Counter()
 
+    def _insert(self, table: str, rows: pa.Table, tag: str, *, dedup_token: str | None = None,
+                settings: Mapping[str, int] = WRITE_SETTINGS) -> None:
+        """A write of the commit itself into ``table``, with the writer's insert settings. Raises StoreError."""
+        self.store.insert(table, rows, tag=tag, dedup_token=dedup_token, settings=settings)
+
     def _serialised(self, traces: Iterable[Key]) -> AbstractContextManager[None]:
         if self._guard is None:
             return contextlib.nullcontext()
@@ -201,8 +206,7 @@ class BatchCommitter:
             self._unfolded.update(traces)
         try:
             journal.record_pending(self.store, token, traces, self._versions.next())
-            self.store.insert("spans", table, tag="writer.insert_spans", dedup_token=token,
-                              settings=WRITE_SETTINGS)
+            self._insert("spans", table, "writer.insert_spans", dedup_token=token)
         except Exception:
             self._mark_suspect(traces)  # the spans may be stored though the insert failed
             self._folded(traces)
@@ -333,8 +337,7 @@ class BatchCommitter:
             stale = stale.set_column(stale.schema.get_field_index("is_deleted"), "is_deleted",
                                      pa.array([1] * len(left), pa.uint8()))
             live = pa.concat_tables([stale, live])
-        self.store.insert("trace_rollups", live, tag="writer.insert_trace_rollups",
-                          settings=TRACE_ROLLUP_WRITE_SETTINGS)
+        self._insert("trace_rollups", live, "writer.insert_trace_rollups", settings=TRACE_ROLLUP_WRITE_SETTINGS)
         fresh = {s.key: (s.input or "", s.output or "") for s in states}
 
         emptied = {(p, s) for p, s, _ in left if s}
@@ -345,14 +348,13 @@ class BatchCommitter:
         changed = [s for s in states if work.prior[s.key] != s.session_id]
         if changed:
             # Links, then states, then the journal, last: a commit cut short before them is redone by its replay.
-            self.store.insert("trace_sessions", pa.table({
+            self._insert("trace_sessions", pa.table({
                 "project_id": [s.project_id for s in changed], "trace_id": [s.trace_id for s in changed],
                 "session_id": [s.session_id for s in changed],
                 "version": pa.array([version] * len(changed), pa.uint64()),
-            }), tag="writer.insert_links", settings=WRITE_SETTINGS)
+            }), "writer.insert_links")
         if states:
-            self.store.insert("trace_state", states_table(states, version), tag="writer.insert_trace_states",
-                              settings=WRITE_SETTINGS)
+            self._insert("trace_state", states_table(states, version), "writer.insert_trace_states")
         journal.record_done(self.store, batch_ids, version)
         for state in states:
             input_text, output_text = fresh[state.key]
@@ -510,14 +512,14 @@ class BatchCommitter:
                 .append_column("version", pa.array([version] * count, pa.uint64()))
                 .append_column("is_deleted", pa.array([0] * count, pa.uint8())))
         if count:
-            self.store.insert("session_rollups", rows, tag="writer.insert_session_rollups", settings=WRITE_SETTINGS)
+            self._insert("session_rollups", rows, "writer.insert_session_rollups")
         gone = sorted(set(touched) - set(zip(projects, sessions, strict=True)))
         if gone:
-            self.store.insert("session_rollups", pa.table({
+            self._insert("session_rollups", pa.table({
                 "project_id": [p for p, _ in gone], "session_id": [s for _, s in gone],
                 "version": pa.array([version] * len(gone), pa.uint64()),
                 "is_deleted": pa.array([1] * len(gone), pa.uint8()),
-            }), tag="writer.session_tombstones", settings=WRITE_SETTINGS)
+            }), "writer.session_tombstones")
         return gone
 
     def _winner_text(self, key: tuple[str, str, int], fresh: dict[Key, tuple[str, str]], slot: int,
