@@ -376,3 +376,20 @@ def test_with_a_span_log_stop_leaves_failing_inserts_to_the_next_start(store: St
     # the next start replays the log: every acknowledged span, with its rollups, once
     assert replay(SpanLog(tmp_path), BatchCommitter(store)) == 6
     assert counts(store, "s-replay") == (6, 3, 30) and SpanLog(tmp_path).pending() == []
+
+
+def test_after_pass_runs_after_each_rollup_pass_that_succeeded(store: Store) -> None:
+    committer = FailingRollupsCommitter(store, failures=1)
+    settled_at_call: list[tuple[int, int, int]] = []
+
+    def after_pass() -> None:  # runs once the pass's rollups are written
+        settled_at_call.append(counts(store, "s-after"))
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        for _ in range(3):
+            await writer.write(trace_rows("s-after"))
+            assert await writer.settled()
+
+    run(scenario, committer, after_pass=after_pass, retry_s=0.01)
+    # three passes (the first failed once and was retried, which does not call the hook), each seen complete
+    assert settled_at_call == [(2, 1, 10), (4, 2, 20), (6, 3, 30)]

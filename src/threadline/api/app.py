@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from threadline import __version__, dashboard
+from threadline.allocators import release_free_memory
 from threadline.api import problems, retention_task
 from threadline.api.paths import EncodedSegmentsMiddleware
 from threadline.api.routers import (
@@ -134,7 +135,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             writer = GroupCommitWriter(committer, flush_interval_ms=settings.flush_interval_ms,
                                        flush_max_spans=settings.flush_max_spans,
-                                       max_pending_spans=settings.max_pending_spans, span_log=span_log)
+                                       max_pending_spans=settings.max_pending_spans, span_log=span_log,
+                                       after_pass=release_free_memory)
         projects = ProjectRepository(opened)
         auth = Authenticator(projects, loopback_bind=is_loopback(settings.host))
         state = AppState(settings=settings, store=opened, writer=writer, prices=PriceTable.load(settings.price_table),

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from threadline.allocators import tune_allocators
 from threadline.cli.common import (
     ClickhouseOpt,
     ClusterOpt,
@@ -27,7 +28,6 @@ from threadline.cli.common import (
     settings_from,
 )
 from threadline.cli.gc_tuning import tune_gc
-from threadline.cli.memory_tuning import tune_allocators
 from threadline.settings import Settings
 
 # rich_markup_mode=None: plain help text; with rich markup the "[env THREADLINE_...; default ...]" notes of the

@@ -38,6 +38,7 @@ from typing import Any
 import pyarrow as pa
 import redis
 
+from threadline.allocators import release_free_memory
 from threadline.ingest.spans import concat
 from threadline.metrics import Metrics
 from threadline.queue.codec import entry_table
@@ -167,7 +168,8 @@ class StreamWorker:
                 if not ready:
                     ensure_groups(self.client, self.keys)
                     ready = True
-                self.run_once()
+                if self.run_once().committed:
+                    release_free_memory()  # the batch's buffers are freed: give their pages back
             except (redis.RedisError, StoreUnavailable) as exc:
                 log.warning("queue worker %s: %s; retrying in 1 s", self.name, exc)
                 self._retry_at = 0.0  # what we hold stays pending to us: re-read it first

@@ -89,13 +89,16 @@ class GroupCommitWriter:
     instead of letting reads fall behind (with a span log: the spans logged or inserted whose rollups are still
     to be written). ``retry_s`` is the first wait before a failed rollup pass (or, with a span log, a failed insert)
     is retried (doubling up to 5 s). ``span_log``: acknowledge batches once logged there, and insert them in large
-    batches (see the module's description).
+    batches (see the module's description). ``after_pass`` is called (in a thread) after each rollup pass that
+    succeeded, e.g. :func:`threadline.allocators.release_free_memory`: the pass's buffers are freed by then.
     """
 
     def __init__(self, committer: BatchCommitter, *, flush_interval_ms: float = 5.0, flush_max_spans: int = 20_000,
                  max_pending_spans: int = 500_000, max_unfolded_spans: int | None = None,
-                 retry_s: float = 0.1, span_log: SpanLog | None = None) -> None:
+                 retry_s: float = 0.1, span_log: SpanLog | None = None,
+                 after_pass: Callable[[], object] | None = None) -> None:
         self.committer = committer
+        self.after_pass = after_pass
         self.flush_interval = flush_interval_ms / 1000
         self.flush_max_spans = flush_max_spans
         self.max_pending_spans = max_pending_spans
@@ -315,6 +318,8 @@ class GroupCommitWriter:
                 self._unfolded_spans -= spans
                 self._settled = taken[-1].number
                 await self._notify()
+                if self.after_pass is not None:
+                    await asyncio.to_thread(self.after_pass)
         finally:
             self._rollups_done = True
             await self._notify()
