@@ -393,3 +393,16 @@ def test_after_pass_runs_after_each_rollup_pass_that_succeeded(store: Store) -> 
     run(scenario, committer, after_pass=after_pass, retry_s=0.01)
     # three passes (the first failed once and was retried, which does not call the hook), each seen complete
     assert settled_at_call == [(2, 1, 10), (4, 2, 20), (6, 3, 30)]
+
+
+def test_a_failing_after_pass_does_not_stop_the_rollups(store: Store) -> None:
+    def after_pass() -> None:
+        raise RuntimeError("injected: the hook fails")
+
+    async def scenario(writer: GroupCommitWriter) -> None:
+        for _ in range(2):
+            await writer.write(trace_rows("s-hook-fails"))
+            assert await writer.settled(timeout_s=10)
+
+    run(scenario, CountingCommitter(store), after_pass=after_pass)
+    assert counts(store, "s-hook-fails") == (4, 2, 20)

@@ -319,7 +319,10 @@ class GroupCommitWriter:
                 self._settled = taken[-1].number
                 await self._notify()
                 if self.after_pass is not None:
-                    await asyncio.to_thread(self.after_pass)
+                    try:
+                        await asyncio.to_thread(self.after_pass)
+                    except Exception:  # housekeeping: it must never stop the rollups
+                        log.exception("the writer's after-pass hook failed")
         finally:
             self._rollups_done = True
             await self._notify()
